@@ -1,0 +1,1 @@
+"""handoccnet-lite."""
