@@ -1,0 +1,52 @@
+# handoccnet-lite: `make reproduce` and `make test` are the two commands a fresh clone needs.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+UV     ?= $(shell command -v uv 2>/dev/null)
+PYTEST_ARGS ?=
+
+# Local wheel mirrors exist on some machines (torch is served from disk there); use them only
+# when present so the same Makefile works on a laptop with plain PyPI.
+UV_INDEX := --index-strategy unsafe-best-match \
+	$(foreach d,/opt/pypi/simple /opt/pypi-more/simple,$(if $(wildcard $(d)),--extra-index-url file://$(d))) \
+	$(if $(wildcard /opt/wheels),--find-links /opt/wheels)
+
+.PHONY: help venv test lint reproduce lab lock bench clean-venv
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: pyproject.toml requirements.lock
+	@if [ -z "$(UV)" ]; then echo ">> installing uv (fast, locked installs)"; python3 -m pip install -q uv; fi
+	@test -x $(PY) || uv venv -q $(VENV) --python 3.11 || uv venv -q $(VENV)
+	VIRTUAL_ENV=$(VENV) uv pip sync -q requirements.lock --compile-bytecode $(UV_INDEX)
+	VIRTUAL_ENV=$(VENV) uv pip install -q --no-deps --compile-bytecode -e .
+	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (handoccnet-lite)" >/dev/null
+	@touch $@
+
+venv: $(VENV)/.installed  ## create or refresh .venv from requirements.lock
+
+lint: venv  ## ruff over the package, tests, benchmarks and notebooks' .py twins
+	$(VENV)/bin/ruff check handoccnet_lite tests benchmarks $(wildcard notebooks/*.py)
+	$(VENV)/bin/ruff format --check handoccnet_lite tests benchmarks
+
+test: venv lint  ## ruff + the whole test suite (notebooks included), CPU only
+	$(VENV)/bin/pytest -q $(PYTEST_ARGS)
+
+reproduce: venv  ## regenerate data samples, run every notebook headless, write figures/ and tables
+	$(PY) -m handoccnet_lite.reproduce
+
+lab: venv  ## JupyterLab on notebooks/
+	$(VENV)/bin/jupyter lab notebooks/
+
+bench: venv  ## the benchmark scripts (prints tables; numbers depend on the machine)
+	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(PY) $$b --quick || exit 1; done
+
+lock:  ## re-resolve requirements.lock from pyproject.toml (Linux x86_64, Python 3.11)
+	uv pip compile pyproject.toml --extra test -o requirements.lock --python-version 3.11 \
+		--python-platform x86_64-manylinux_2_28 $(UV_INDEX)
+
+clean-venv:
+	rm -rf $(VENV)
