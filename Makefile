@@ -28,9 +28,9 @@ $(VENV)/.installed: pyproject.toml requirements.lock
 
 venv: $(VENV)/.installed  ## create or refresh .venv from requirements.lock
 
-lint: venv  ## ruff over the package, tests, benchmarks and notebooks' .py twins
-	$(VENV)/bin/ruff check handoccnet_lite tests benchmarks $(wildcard notebooks/*.py)
-	$(VENV)/bin/ruff format --check handoccnet_lite tests benchmarks
+lint: venv  ## ruff over the package, tests, benchmarks and the notebooks' .py twins
+	$(VENV)/bin/ruff check handoccnet_lite tests $(wildcard benchmarks notebooks/*.py)
+	$(VENV)/bin/ruff format --check handoccnet_lite tests $(wildcard benchmarks)
 
 test: venv lint  ## ruff + the whole test suite (notebooks included), CPU only
 	$(VENV)/bin/pytest -q $(PYTEST_ARGS)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
-import tomllib
 from pathlib import Path
 
+import tomllib
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -32,8 +32,10 @@ def _environment_pip_requirements() -> set[str]:
 def test_environment_yml_matches_pyproject() -> None:
     env, proj = _environment_pip_requirements(), _pyproject_requirements()
     assert env == proj, (
-        f"environment.yml and pyproject.toml disagree: only in environment.yml {sorted(env - proj)}, "
-        f"only in pyproject.toml {sorted(proj - env)}. Edit both together."
+        "environment.yml and pyproject.toml disagree: "
+        f"only in environment.yml {sorted(env - proj)}, "
+        f"only in pyproject.toml {sorted(proj - env)}. "
+        "Edit both together."
     )
 
 
@@ -52,7 +54,9 @@ def test_lock_covers_every_direct_dependency() -> None:
     pinned = {m.group(1).lower() for m in re.finditer(r"^([A-Za-z0-9_.\-]+)==", lock, re.M)}
     for req in _pyproject_requirements():
         name = re.split(r"[<>=!\[]", req)[0].lower().replace("_", "-")
-        assert name in pinned, f"{name} is in pyproject.toml but not in requirements.lock: run `make lock`."
+        assert name in pinned, (
+            f"{name} is in pyproject.toml but not in requirements.lock: run `make lock`."
+        )
 
 
 def test_import_is_light() -> None:
