@@ -1,0 +1,125 @@
+"""Environment check: what this machine has, what the collection will use, and how to fix gaps.
+
+Used by notebook 00 and by `handoccnet-lite doctor`. Every line is a `Check` with a status
+("ok", "info", "warn") and, when something is missing, the exact fix.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata as md
+import os
+import platform
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from handoccnet_lite.utils import DATA_SAMPLES_DIR, REPO_ROOT
+
+MANO_HELP = (
+    "MANO is licensed: register at the MANO website (mano.is.tue.mpg.de), download the models, "
+    "and put MANO_RIGHT.pkl in a folder named by HANDOCCNET_MANO_DIR. Without it the embedded "
+    "SynthHand (same parameterisation) is used."
+)
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    status: str  # "ok" | "info" | "warn"
+    detail: str
+
+    def line(self) -> str:
+        mark = {"ok": "[ok]  ", "info": "[info]", "warn": "[warn]"}[self.status]
+        return f"{mark} {self.name:<22} {self.detail}"
+
+
+def _version(dist: str) -> str | None:
+    try:
+        return md.version(dist)
+    except md.PackageNotFoundError:
+        return None
+
+
+def check_packages() -> list[Check]:
+    wanted = ["torch", "torchvision", "smplx", "numpy", "opencv-python-headless", "matplotlib"]
+    wanted += ["plotly", "ipywidgets", "pandas", "seaborn", "jupyterlab"]
+    checks = []
+    for dist in wanted:
+        v = _version(dist)
+        if v is None:
+            checks.append(Check(dist, "warn", "missing: run `make venv` (or pip install -e .)"))
+        else:
+            checks.append(Check(dist, "ok", v))
+    return checks
+
+
+def check_device() -> Check:
+    import torch
+
+    if torch.cuda.is_available():
+        name = torch.cuda.get_device_name(0)
+        return Check("device", "ok", f"CUDA: {name} (notebooks use it with DEVICE='auto')")
+    threads = torch.get_num_threads()
+    return Check("device", "info", f"CPU only, {threads} threads: quick profiles run in minutes")
+
+
+def find_mano_file(mano_dir: str | os.PathLike | None = None) -> Path | None:
+    """MANO_RIGHT.pkl/.npz in `mano_dir`, $HANDOCCNET_MANO_DIR or its `mano/` subfolder."""
+    root = mano_dir or os.environ.get("HANDOCCNET_MANO_DIR")
+    if not root:
+        return None
+    for folder in (Path(root), Path(root) / "mano"):
+        for ext in ("pkl", "npz"):
+            candidate = folder / f"MANO_RIGHT.{ext}"
+            if candidate.is_file():
+                return candidate
+    return None
+
+
+def check_mano() -> Check:
+    path = find_mano_file()
+    if path is not None:
+        return Check("MANO", "ok", f"found {path}")
+    return Check("MANO", "info", f"not found; using SynthHand. {MANO_HELP}")
+
+
+def check_data_samples() -> Check:
+    manifest = DATA_SAMPLES_DIR / "synthocc" / "manifest.json"
+    if manifest.is_file():
+        return Check("data_samples", "ok", f"SynthOcc samples at {manifest.parent}")
+    return Check(
+        "data_samples", "warn", "SynthOcc samples missing: run `handoccnet-lite data --samples`"
+    )
+
+
+def check_checkpoint() -> Check:
+    ckpt = REPO_ROOT / "data_samples" / "checkpoints" / "lite_synthocc.pt"
+    if ckpt.is_file():
+        return Check("checkpoint", "ok", f"bundled lite model at {ckpt}")
+    return Check(
+        "checkpoint", "warn", "bundled model missing: notebook 07 trains one (quick profile)"
+    )
+
+
+def check_browser() -> Check:
+    exe = shutil.which("chromium") or shutil.which("chromium-browser")
+    if exe:
+        return Check("chromium", "ok", f"{exe} (browser test of the attention explorer)")
+    return Check(
+        "chromium",
+        "info",
+        "not installed: only the browser test needs it (apt-get install chromium)",
+    )
+
+
+def run_checks() -> list[Check]:
+    checks = [Check("python", "ok", f"{platform.python_version()} on {platform.machine()}")]
+    checks += check_packages()
+    checks += [check_device(), check_mano(), check_data_samples(), check_checkpoint()]
+    checks.append(check_browser())
+    return checks
+
+
+def report() -> str:
+    """A printable report, one line per check."""
+    return "\n".join(c.line() for c in run_checks())

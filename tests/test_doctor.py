@@ -1,0 +1,32 @@
+"""The environment check finds MANO where the README says to put it and names fixes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from handoccnet_lite import doctor
+
+
+def test_find_mano_file_in_dir_and_mano_subdir(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.delenv("HANDOCCNET_MANO_DIR", raising=False)
+    assert doctor.find_mano_file() is None
+    (tmp_path / "mano").mkdir()
+    (tmp_path / "mano" / "MANO_RIGHT.pkl").write_bytes(b"x")
+    assert doctor.find_mano_file(tmp_path) == tmp_path / "mano" / "MANO_RIGHT.pkl"
+    (tmp_path / "MANO_RIGHT.npz").write_bytes(b"x")
+    monkeypatch.setenv("HANDOCCNET_MANO_DIR", str(tmp_path))
+    assert doctor.find_mano_file() == tmp_path / "MANO_RIGHT.npz"
+
+
+def test_missing_mano_check_says_how_to_get_it(monkeypatch) -> None:
+    monkeypatch.delenv("HANDOCCNET_MANO_DIR", raising=False)
+    check = doctor.check_mano()
+    assert check.status == "info"
+    assert "HANDOCCNET_MANO_DIR" in check.detail and "SynthHand" in check.detail
+
+
+def test_report_has_one_line_per_check() -> None:
+    lines = doctor.report().splitlines()
+    assert len(lines) == len(doctor.run_checks())
+    assert any("torch" in line for line in lines)
+    assert all(line.startswith(("[ok]", "[info]", "[warn]")) for line in lines)
