@@ -1,7 +1,14 @@
 # ---
 # jupyter:
 #   jupytext:
+#     cell_metadata_filter: tags,-all
 #     formats: ipynb,py:percent
+#     notebook_metadata_filter: kernelspec,jupytext
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -80,7 +87,8 @@ def draw_pipeline(stages: list[tuple[str, str]]):
         ax.add_patch(box)
         ax.text(i * 1.5 + 0.55, 0.5, label, ha="center", va="center", fontsize=9)
         if i:
-            ax.add_patch(FancyArrowPatch((i * 1.5 - 0.4, 0.5), (i * 1.5, 0.5), arrowstyle="->"))
+            arrow = FancyArrowPatch((i * 1.5 - 0.4, 0.5), (i * 1.5, 0.5), arrowstyle="-|>", mutation_scale=14)
+            ax.add_patch(arrow)
     ax.set_xlim(-0.2, len(stages) * 1.5)
     ax.set_ylim(-0.2, 1.2)
     ax.axis("off")
