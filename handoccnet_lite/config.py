@@ -63,27 +63,75 @@ class LossWeights:
     joints_img: float = 100.0
 
 
+Backbone = Literal["resnet18", "resnet34", "resnet50"]
+Activation = Literal["leaky_relu", "relu"]
+BACKBONES: tuple[str, ...] = ("resnet18", "resnet34", "resnet50")
+ACTIVATIONS: tuple[str, ...] = ("leaky_relu", "relu")
+HAND_MODELS: tuple[str, ...] = ("auto", "synth", "mano")
+FEATURE_STRIDE = 8  # P2 has stride 4 and is average-pooled 2x: grid G = input_size / 8
+
+
 @dataclass(frozen=True)
 class ModelConfig:
-    backbone: Literal["resnet18", "resnet34", "resnet50"] = "resnet50"
-    activation: Literal["leaky_relu", "relu"] = "leaky_relu"  # the release uses LeakyReLU
+    """The whole network: backbone + gate, FIT, SET, regressor, hand layer, loss weights.
+
+    Sizes must agree (checked on construction, clear errors): ``grid == input_size / 8``;
+    ``fit``/``set`` have ``dim == feat_dim`` and ``grid == grid``; ``grid`` is a power of two
+    divisible by ``2 ** hourglass_depth``. ``resized(S)`` changes the input size consistently.
+
+    The regressor's flattened encoding has ``4 * hourglass_channels`` entries (the encoder
+    max-pools the G x G head feature down to 2 x 2): 1024 in the paper.
+    Use ``preset("paper" | "lite" | "tiny")`` rather than building one by hand; see `preset` for
+    how ``lite`` was chosen.
+    """
+
+    backbone: Backbone = "resnet50"
+    activation: Activation = "leaky_relu"  # the release uses LeakyReLU(0.01) in its ResNet
     pretrained_backbone: str | None = None  # local path to ImageNet weights; never downloaded
     input_size: int = 256
-    feat_dim: int = 256
-    grid: int = 32
-    use_fit: bool = True
-    use_set: bool = True
+    feat_dim: int = 256  # FPN / gate / FIT / SET channels C
+    grid: int = 32  # token grid side G = input_size / 8
+    use_fit: bool = True  # False: SET receives the primary feature F_P
+    use_set: bool = True  # False: identity
     fit: TransformerConfig = field(default_factory=TransformerConfig)
     set: TransformerConfig = field(default_factory=TransformerConfig)
-    hourglass_channels: int = 256
-    hand_model: str = "auto"  # "auto" | "synth" | "mano"
+    hourglass_channels: int = 256  # heatmap head width (release: 256); 1x1 projection if != C
+    hourglass_depth: int = 4  # release: one hourglass of depth 4
+    mano_hidden: tuple[int, int] = (1024, 512)  # MANO head MLP widths (release: 1024, 512)
+    hand_model: str = "auto"  # "auto" | "synth" | "mano" (handoccnet_lite.hand.load_hand_model)
     loss: LossWeights = field(default_factory=LossWeights)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "mano_hidden", tuple(int(v) for v in self.mano_hidden))
+        validate_model_config(self)
+
+    @property
+    def encoder_stages(self) -> int:
+        """Residual stages of the regressor's encoder, each ending in a 2x max-pool: G -> 2."""
+        return self.grid.bit_length() - 2  # log2(G) - 1
+
+    @property
+    def encoding_dim(self) -> int:
+        """Length of the flattened encoder output fed to the MANO head (paper: 1024)."""
+        return self.hourglass_channels * 4
+
+    def resized(self, input_size: int) -> ModelConfig:
+        """The same model for another input size: grid and the transformers' grids follow."""
+        grid = input_size // FEATURE_STRIDE
+        return self.replace(
+            input_size=input_size,
+            grid=grid,
+            fit=dataclasses.replace(self.fit, grid=grid),
+            set=dataclasses.replace(self.set, grid=grid),
+        )
 
     def replace(self, **changes: Any) -> ModelConfig:
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        d = dataclasses.asdict(self)
+        d["mano_hidden"] = list(self.mano_hidden)  # YAML safe_dump has no tuples
+        return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ModelConfig:
@@ -118,3 +166,134 @@ class ModelConfig:
 
             return cls.from_dict(yaml.safe_load(path.read_text()))
         return cls.from_dict(json.loads(path.read_text()))
+
+
+# --------------------------------------------------------------------------- validation
+def _check_choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise ValueError(f"ModelConfig.{name}={value!r} is not supported; choose one of {choices}.")
+
+
+def _check_sizes(cfg: ModelConfig) -> None:
+    """grid = input_size / 8, power of two, deep enough for the hourglass and the encoder."""
+    if cfg.input_size % FEATURE_STRIDE or cfg.grid * FEATURE_STRIDE != cfg.input_size:
+        raise ValueError(
+            f"ModelConfig: grid={cfg.grid} does not match input_size={cfg.input_size}; the "
+            f"feature is P2 (stride 4) pooled 2x, so grid must be input_size / {FEATURE_STRIDE}. "
+            f"Use cfg.resized({cfg.input_size}) or an input size that is a multiple of 8."
+        )
+    if cfg.grid < 4 or cfg.grid & (cfg.grid - 1):
+        raise ValueError(
+            f"ModelConfig: grid={cfg.grid} must be a power of two >= 4 (input_size 32, 64, 128, "
+            "256, ...): the regressor's encoder halves it down to 2 x 2."
+        )
+    if cfg.hourglass_depth < 1 or cfg.grid % (2**cfg.hourglass_depth):
+        raise ValueError(
+            f"ModelConfig: hourglass_depth={cfg.hourglass_depth} needs grid divisible by "
+            f"2**depth, got grid={cfg.grid}; lower hourglass_depth or raise input_size."
+        )
+
+
+def _check_transformer(name: str, t: TransformerConfig, cfg: ModelConfig) -> None:
+    """FIT/SET must work on the backbone's (B, feat_dim, grid, grid) feature."""
+    if t.dim != cfg.feat_dim or t.grid != cfg.grid:
+        raise ValueError(
+            f"ModelConfig.{name} has dim={t.dim}, grid={t.grid} but the backbone gives "
+            f"feat_dim={cfg.feat_dim}, grid={cfg.grid}; set {name}=dataclasses.replace("
+            f"cfg.{name}, dim={cfg.feat_dim}, grid={cfg.grid})."
+        )
+
+
+def _check_widths(cfg: ModelConfig) -> None:
+    widths = {"feat_dim": cfg.feat_dim, "hourglass_channels": cfg.hourglass_channels}
+    if any(v < 2 or v % 2 for v in widths.values()) or len(cfg.mano_hidden) != 2:
+        raise ValueError(
+            f"ModelConfig: feat_dim and hourglass_channels must be even and >= 2 (the hourglass "
+            f"bottlenecks halve them), and mano_hidden two widths; got {widths}, "
+            f"mano_hidden={cfg.mano_hidden}."
+        )
+
+
+def validate_model_config(cfg: ModelConfig) -> None:
+    """Raise ValueError with a fix when the parts of `cfg` cannot fit together."""
+    _check_choice("backbone", cfg.backbone, BACKBONES)
+    _check_choice("activation", cfg.activation, ACTIVATIONS)
+    _check_choice("hand_model", cfg.hand_model, HAND_MODELS)
+    _check_sizes(cfg)
+    _check_widths(cfg)
+    _check_transformer("fit", cfg.fit, cfg)
+    _check_transformer("set", cfg.set, cfg)
+
+
+# --------------------------------------------------------------------------- presets
+def _transformers(dim: int, grid: int, heads: int, depth: int) -> dict[str, TransformerConfig]:
+    t = TransformerConfig(variant="official", dim=dim, heads=heads, depth=depth, grid=grid)
+    return {"fit": t, "set": t}
+
+
+def _paper() -> ModelConfig:
+    """The release: ResNet-50, 256 px, C = 256, 32 x 32 tokens, 4 heads, depth 2."""
+    return ModelConfig(**_transformers(256, 32, 4, 2))
+
+
+def _lite() -> ModelConfig:
+    """CPU ablations: ResNet-18, 128 px, C = 128, 16 x 16 tokens, 2 heads (measured: `preset`)."""
+    return ModelConfig(
+        backbone="resnet18",
+        input_size=128,
+        feat_dim=128,
+        grid=16,
+        hourglass_channels=128,
+        hourglass_depth=4,
+        mano_hidden=(512, 256),
+        **_transformers(128, 16, 2, 2),
+    )
+
+
+def _tiny() -> ModelConfig:
+    """Tests: every part present (FIT and SET with 2 blocks, 2 heads), all sizes minimal."""
+    return ModelConfig(
+        backbone="resnet18",
+        input_size=64,
+        feat_dim=32,
+        grid=8,
+        hourglass_channels=32,
+        hourglass_depth=2,
+        mano_hidden=(64, 32),
+        hand_model="synth",
+        **_transformers(32, 8, 2, 2),
+    )
+
+
+PRESETS = {"paper": _paper, "lite": _lite, "tiny": _tiny}
+
+
+def preset(name: str) -> ModelConfig:
+    """A named ModelConfig: "paper" (the release's sizes), "lite" (CPU ablations), "tiny" (tests).
+
+    How lite was chosen: ``benchmarks/bench_presets.py --candidates`` timed a train step (forward
+    + loss + backward + Adam, batch 8, 2 CPU threads, SynthHand) for each candidate. One run on a
+    shared 2-core machine under load (load average 3-4), so absolute numbers are noisy (~2x):
+
+    ==========================================  =======  =======
+    configuration                                params   img/s
+    ==========================================  =======  =======
+    paper: ResNet-50, 256 px, C 256, 4 heads     38.7 M     0.33
+    ResNet-50, 128 px, C 256, 4 heads            36.7 M    11.1
+    ResNet-34, 128 px, C 128, 2 heads            24.6 M     2.4 (load spike)
+    ResNet-18, 256 px, C 128, 2 heads            15.4 M     5.5
+    ResNet-18, 128 px, C 128, 4 heads            15.2 M    29.0
+    **lite**: ResNet-18, 128 px, C 128, 2 heads  14.5 M    30.5
+    ResNet-18, 128 px, C 64, 2 heads             12.3 M    43.7
+    tiny: ResNet-18, 64 px, C 32, 2 heads        11.4 M   108
+    ==========================================  =======  =======
+
+    Input size dominates (256 -> 128 px is ~5x with ResNet-18); ResNet-18 is ~3x cheaper than
+    ResNet-50 at 128 px. Among the ~30-45 img/s candidates, C = 128 with 2 heads keeps the
+    paper's head dimension (64) and a 16 x 16 token grid, at ~30 % more time than C = 64:
+    about 6 minutes per 10k-crop epoch on 2 cores. ResNet-18 holds 11.2 M of lite's 14.5 M
+    parameters.
+    """
+    if name not in PRESETS:
+        raise ValueError(f"Unknown preset {name!r}; choose one of {sorted(PRESETS)}.")
+    return PRESETS[name]()

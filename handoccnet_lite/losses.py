@@ -1,0 +1,86 @@
+"""HandOccNet's training loss (paper Sec. 3.4; release main/model.py, main/config.py).
+
+L = 1e4 * MSE(verts) + 1e4 * MSE(joints 3D) + 10 * MSE(pose as rotation matrices)
+  + 0.1 * MSE(shape) + 100 * MSE(2D joints, normalised to [0, 1]).
+
+Every term is a plain mean squared error over all elements (``F.mse_loss``), as in the release.
+3D terms compare root-relative coordinates (wrist = joint 0) in metres. The pose and shape terms
+are averaged over the samples with ``has_mano = 1`` only (0 when a batch has none). The 3D
+targets are the data's ``verts_cam``/``joints_cam``: they must come from the same hand model as
+the network's layer (same V).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import torch
+from torch import Tensor
+
+from handoccnet_lite.config import LossWeights
+from handoccnet_lite.model.rotations import axis_angle_to_matrix
+
+TARGET_KEYS = ("joints_img", "joints_cam", "verts_cam", "mano_pose", "mano_shape", "has_mano")
+PRED_KEYS = ("joints_img", "joints", "verts", "rotmats", "shape")
+
+
+def _require(d: Mapping[str, Tensor], keys: tuple[str, ...], what: str) -> None:
+    missing = [k for k in keys if k not in d]
+    if missing:
+        raise KeyError(f"{what} lacks {missing}; expected keys {list(keys)}.")
+
+
+def _same_shape(name: str, pred: Tensor, target: Tensor) -> None:
+    if pred.shape != target.shape:
+        raise ValueError(
+            f"loss term {name!r}: prediction {tuple(pred.shape)} vs target {tuple(target.shape)}; "
+            "for verts, the data and the network must use the same hand model (same V)."
+        )
+
+
+def masked_mse(pred: Tensor, target: Tensor, mask: Tensor) -> Tensor:
+    """MSE over the samples with mask = 1: sum(mask * err^2) / (n_masked * elements per sample)."""
+    err = (pred - target).pow(2).flatten(1).mean(1)  # (B,)
+    mask = mask.to(err.dtype).reshape(-1)  # (B,)
+    return (err * mask).sum() / mask.sum().clamp_min(1.0)
+
+
+def root_relative_targets(batch: Mapping[str, Tensor]) -> tuple[Tensor, Tensor]:
+    """(joints (B, 21, 3), verts (B, V, 3)) relative to the ground-truth wrist, metres."""
+    root = batch["joints_cam"][:, :1]  # (B, 1, 3)
+    return batch["joints_cam"] - root, batch["verts_cam"] - root
+
+
+def loss_terms(pred: Mapping[str, Tensor], batch: Mapping[str, Tensor]) -> dict[str, Tensor]:
+    """Unweighted terms: verts, joints, pose, shape, joints_img (each a scalar)."""
+    _require(pred, PRED_KEYS, "the prediction dict")
+    _require(batch, TARGET_KEYS, "the target batch")
+    joints, verts = root_relative_targets(batch)
+    rotmats = axis_angle_to_matrix(batch["mano_pose"].reshape(-1, 16, 3))  # (B, 16, 3, 3)
+    pairs = {
+        "verts": (pred["verts"], verts),
+        "joints": (pred["joints"], joints),
+        "pose": (pred["rotmats"], rotmats),
+        "shape": (pred["shape"], batch["mano_shape"]),
+        "joints_img": (pred["joints_img"], batch["joints_img"]),
+    }
+    for name, (p, t) in pairs.items():
+        _same_shape(name, p, t)
+    ones = torch.ones(joints.shape[0], device=joints.device)
+    masks = {"pose": batch["has_mano"], "shape": batch["has_mano"]}
+    return {name: masked_mse(p, t, masks.get(name, ones)) for name, (p, t) in pairs.items()}
+
+
+def compute_losses(
+    pred: Mapping[str, Tensor], batch: Mapping[str, Tensor], weights: LossWeights | None = None
+) -> dict[str, Tensor]:
+    """Weighted terms (keys verts, joints, pose, shape, joints_img) plus their sum "total".
+
+    pred: HandOccNet's output dict; batch: collated data samples (INTERFACES.md);
+    weights: the paper's by default (cfg.loss).
+    """
+    weights = weights if weights is not None else LossWeights()
+    terms = loss_terms(pred, batch)
+    weighted = {name: getattr(weights, name) * value for name, value in terms.items()}
+    weighted["total"] = torch.stack(list(weighted.values())).sum()
+    return weighted

@@ -1,0 +1,159 @@
+"""Backbone: torchvision ResNet + the release's FPN top-down path + a CBAM spatial gate.
+
+Paper (Sec. 3.1): "we use ResNet-50 with FPN ... a spatial attention map s splits the feature
+into a primary feature F_P = F * s (visible hand) and a secondary feature F_S = F * (1 - s)
+(occluded hand regions)".
+Release facts (common/nets/backbone.py, common/nets/cbam.py):
+- its own ResNet copy uses ``LeakyReLU(inplace=True)`` (negative slope 0.01, PyTorch's default)
+  in every place torchvision uses ReLU: after the stem BN, after bn1 and bn2 inside each block,
+  and after the residual addition. ``activation="leaky_relu"`` swaps exactly those modules.
+- FPN: 1x1 laterals (with bias) to 256 channels on C2..C5; bilinear (align_corners=False)
+  upsample-and-add from P5 down to P2; a 3x3 smoothing conv on P2. The release also defines a
+  smoothing conv on P3, but applies it after P2 has been computed, so it never reaches the output:
+  we do not build it (its checkpoint weights are reported as unused).
+- P2 (stride 4) is average-pooled 2x: grid G = S / 8 (32 x 32 at 256 px).
+- Spatial gate: per-pixel channel max and mean -> 7x7 conv (2 -> 1, no bias) -> BN
+  (momentum 0.01) -> sigmoid s.
+- Images enter in [0, 1] without ImageNet mean/std normalisation (the release's loader divides by
+  255 only).
+- The backbone keeps PyTorch's default initialisation (the release's init_weights is applied to
+  FIT, SET and the regressor only).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import NamedTuple
+
+import torch
+import torch.nn.functional as F
+import torchvision
+from torch import Tensor, nn
+
+from handoccnet_lite.config import ModelConfig
+
+LEAKY_SLOPE = 0.01  # nn.LeakyReLU's default, as used by the release
+RESNET_CHANNELS: dict[str, tuple[int, int, int, int]] = {
+    "resnet18": (64, 128, 256, 512),
+    "resnet34": (64, 128, 256, 512),
+    "resnet50": (256, 512, 1024, 2048),
+}  # channels of C2..C5
+
+
+class BackboneOutput(NamedTuple):
+    primary: Tensor  # (B, C, G, G) F_P = F * s
+    secondary: Tensor  # (B, C, G, G) F_S = F * (1 - s)
+    gate: Tensor  # (B, 1, G, G) s
+
+
+def check_image(image: Tensor, size: int) -> None:
+    """Raise a clear error unless image is a float (B, 3, size, size) tensor."""
+    if image.ndim != 4 or image.shape[1] != 3 or tuple(image.shape[2:]) != (size, size):
+        raise ValueError(
+            f"HandOccNet expects images of shape (B, 3, {size}, {size}) (RGB in [0, 1], the "
+            f"config's input_size), got {tuple(image.shape)}; crop/resize the input or use a "
+            f"config made with cfg.resized({image.shape[-1]})."
+        )
+    if not image.is_floating_point():
+        raise TypeError(f"HandOccNet expects a float image in [0, 1], got dtype {image.dtype}.")
+
+
+def load_imagenet_weights(net: nn.Module, path: str | Path) -> None:
+    """Load a torchvision-format ResNet state dict from a local file (never downloads)."""
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"pretrained_backbone={str(path)!r} does not exist. Give the path of a local "
+            "torchvision ResNet state dict (e.g. resnet50-19c8e357.pth, which the release uses), "
+            "or set pretrained_backbone=None for random initialisation. Nothing is downloaded."
+        )
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    state = state.get("state_dict", state) if isinstance(state, dict) else state
+    try:
+        net.load_state_dict(state)
+    except (RuntimeError, TypeError, AttributeError) as err:
+        raise ValueError(
+            f"{path} is not a state dict of torchvision's {type(net).__name__} with these layer "
+            f"sizes (does the file match cfg.backbone?): {err}"
+        ) from err
+
+
+def use_leaky_relu(net: nn.Module, slope: float = LEAKY_SLOPE) -> None:
+    """Replace every nn.ReLU child (stem and blocks) by LeakyReLU(slope), in place."""
+    for module in list(net.modules()):
+        for name, child in module.named_children():
+            if isinstance(child, nn.ReLU):
+                setattr(module, name, nn.LeakyReLU(slope, inplace=True))
+
+
+class ResNetTrunk(nn.Module):
+    """torchvision ResNet without avgpool/fc, returning C2..C5 (strides 4, 8, 16, 32)."""
+
+    def __init__(self, name: str, activation: str, weights: str | None = None) -> None:
+        super().__init__()
+        net = getattr(torchvision.models, name)(weights=None)
+        if weights is not None:
+            load_imagenet_weights(net, weights)
+        if activation == "leaky_relu":
+            use_leaky_relu(net)
+        self.stem = nn.Sequential(net.conv1, net.bn1, net.relu, net.maxpool)  # release: layer0
+        self.layer1, self.layer2, self.layer3, self.layer4 = (
+            net.layer1, net.layer2, net.layer3, net.layer4,
+        )  # fmt: skip
+
+    def forward(self, image: Tensor) -> list[Tensor]:
+        c2 = self.layer1(self.stem(image))  # (B, C2, S/4, S/4)
+        c3 = self.layer2(c2)  # (B, C3, S/8, S/8)
+        c4 = self.layer3(c3)  # (B, C4, S/16, S/16)
+        c5 = self.layer4(c4)  # (B, C5, S/32, S/32)
+        return [c2, c3, c4, c5]
+
+
+class TopDownFPN(nn.Module):
+    """The release's FPN, keeping only its output P2: laterals, bilinear upsample-add, smoothing."""
+
+    def __init__(self, in_channels: tuple[int, ...], dim: int) -> None:
+        super().__init__()
+        self.lateral = nn.ModuleList(nn.Conv2d(c, dim, kernel_size=1) for c in in_channels)
+        self.smooth = nn.Conv2d(dim, dim, kernel_size=3, padding=1)
+
+    def forward(self, feats: list[Tensor]) -> Tensor:
+        p = self.lateral[-1](feats[-1])  # (B, C, S/32, S/32) P5
+        for lateral, c in zip(self.lateral[-2::-1], feats[-2::-1], strict=True):
+            up = F.interpolate(p, size=c.shape[-2:], mode="bilinear", align_corners=False)
+            p = up + lateral(c)  # P4, P3, P2
+        return self.smooth(p)  # (B, C, S/4, S/4)
+
+
+class SpatialGate(nn.Module):
+    """CBAM spatial attention (Woo et al., ECCV 2018).
+
+    s = sigmoid(BN(conv7x7([max_c F, mean_c F]))).
+    """
+
+    def __init__(self, kernel_size: int = 7) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(2, 1, kernel_size, padding=kernel_size // 2, bias=False)
+        self.bn = nn.BatchNorm2d(1, momentum=0.01)
+
+    def forward(self, feat: Tensor) -> BackboneOutput:
+        pooled = torch.cat([feat.amax(1, keepdim=True), feat.mean(1, keepdim=True)], 1)  # (B,2,G,G)
+        s = torch.sigmoid(self.bn(self.conv(pooled)))  # (B, 1, G, G)
+        return BackboneOutput(feat * s, feat * (1 - s), s)
+
+
+class Backbone(nn.Module):
+    """image (B, 3, S, S) -> F_P, F_S (B, C, S/8, S/8) and the gate s (B, 1, S/8, S/8)."""
+
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        self.input_size = cfg.input_size
+        self.trunk = ResNetTrunk(cfg.backbone, cfg.activation, cfg.pretrained_backbone)
+        self.fpn = TopDownFPN(RESNET_CHANNELS[cfg.backbone], cfg.feat_dim)
+        self.gate = SpatialGate()
+
+    def forward(self, image: Tensor) -> BackboneOutput:
+        check_image(image, self.input_size)
+        p2 = self.fpn(self.trunk(image))  # (B, C, S/4, S/4)
+        feat = F.avg_pool2d(p2, kernel_size=2, stride=2)  # (B, C, G, G)
+        return self.gate(feat)

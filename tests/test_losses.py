@@ -1,0 +1,109 @@
+"""HandOccNet loss: paper weights, MSE terms, root-relative 3D, has_mano masking, clear errors."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from handoccnet_lite.config import LossWeights
+from handoccnet_lite.losses import compute_losses, loss_terms
+from handoccnet_lite.model.rotations import axis_angle_to_matrix
+
+B, V = 3, 50
+
+
+def _batch(seed: int = 0) -> dict[str, torch.Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    return {
+        "joints_img": torch.rand(B, 21, 2, generator=g),
+        "joints_cam": torch.randn(B, 21, 3, generator=g) * 0.05 + torch.tensor([0, 0, 0.5]),
+        "verts_cam": torch.randn(B, V, 3, generator=g) * 0.05 + torch.tensor([0, 0, 0.5]),
+        "mano_pose": torch.randn(B, 48, generator=g) * 0.3,
+        "mano_shape": torch.randn(B, 10, generator=g),
+        "has_mano": torch.ones(B),
+    }
+
+
+def _perfect(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    root = batch["joints_cam"][:, :1]
+    return {
+        "joints_img": batch["joints_img"].clone(),
+        "joints": batch["joints_cam"] - root,
+        "verts": batch["verts_cam"] - root,
+        "rotmats": axis_angle_to_matrix(batch["mano_pose"].view(B, 16, 3)),
+        "shape": batch["mano_shape"].clone(),
+    }
+
+
+def test_perfect_prediction_gives_zero() -> None:
+    batch = _batch()
+    losses = compute_losses(_perfect(batch), batch)
+    assert set(losses) == {"verts", "joints", "pose", "shape", "joints_img", "total"}
+    for name, value in losses.items():
+        assert value.abs() < 1e-8, name
+
+
+def test_terms_are_weighted_mse() -> None:
+    batch = _batch()
+    pred = {k: v + 0.01 * torch.randn_like(v) for k, v in _perfect(batch).items()}
+    terms = loss_terms(pred, batch)
+    root = batch["joints_cam"][:, :1]
+    expected_joints = torch.nn.functional.mse_loss(pred["joints"], batch["joints_cam"] - root)
+    torch.testing.assert_close(terms["joints"], expected_joints)
+    w = LossWeights(verts=1.0, joints=2.0, pose=3.0, shape=4.0, joints_img=5.0)
+    losses = compute_losses(pred, batch, w)
+    torch.testing.assert_close(losses["pose"], 3.0 * terms["pose"])
+    torch.testing.assert_close(losses["joints_img"], 5.0 * terms["joints_img"])
+    total = sum(losses[k] for k in ("verts", "joints", "pose", "shape", "joints_img"))
+    torch.testing.assert_close(losses["total"], total)
+
+
+def test_paper_weights_by_default() -> None:
+    batch = _batch()
+    pred = {k: v + 0.01 for k, v in _perfect(batch).items()}
+    terms, losses = loss_terms(pred, batch), compute_losses(pred, batch)
+    for name, w in [("verts", 1e4), ("joints", 1e4), ("pose", 10), ("shape", 0.1)]:
+        torch.testing.assert_close(losses[name], w * terms[name])
+    torch.testing.assert_close(losses["joints_img"], 100 * terms["joints_img"])
+
+
+def test_3d_terms_are_root_relative() -> None:
+    batch = _batch()
+    pred = {k: v + 0.01 for k, v in _perfect(batch).items()}
+    moved = dict(batch)
+    moved["joints_cam"] = batch["joints_cam"] + 0.3
+    moved["verts_cam"] = batch["verts_cam"] + 0.3
+    a, b = loss_terms(pred, batch), loss_terms(pred, moved)
+    torch.testing.assert_close(a["verts"], b["verts"])
+    torch.testing.assert_close(a["joints"], b["joints"])
+
+
+def test_has_mano_masks_pose_and_shape() -> None:
+    batch = _batch()
+    pred = _perfect(batch)
+    pred["rotmats"][0] = torch.eye(3)  # wrong pose and shape for sample 0 only
+    pred["shape"][0] += 1.0
+    masked = dict(batch, has_mano=torch.tensor([0.0, 1.0, 1.0]))
+    terms = loss_terms(pred, masked)
+    assert terms["pose"] < 1e-10 and terms["shape"] < 1e-10
+    assert loss_terms(pred, batch)["shape"] > 0.1
+    none = loss_terms(pred, dict(batch, has_mano=torch.zeros(B)))
+    assert none["pose"] == 0 and none["shape"] == 0
+
+
+def test_gradients_reach_predictions() -> None:
+    batch = _batch()
+    pred = {k: (v + 0.01).requires_grad_(True) for k, v in _perfect(batch).items()}
+    compute_losses(pred, batch)["total"].backward()
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in pred.values())
+
+
+def test_clear_errors() -> None:
+    batch = _batch()
+    pred = _perfect(batch)
+    with pytest.raises(ValueError, match="same hand model"):
+        compute_losses(dict(pred, verts=pred["verts"][:, :10]), batch)
+    with pytest.raises(KeyError, match="has_mano"):
+        compute_losses(pred, {k: v for k, v in batch.items() if k != "has_mano"})
+    with pytest.raises(KeyError, match="rotmats"):
+        compute_losses({k: v for k, v in pred.items() if k != "rotmats"}, batch)

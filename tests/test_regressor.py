@@ -1,0 +1,100 @@
+"""Regressor: hourglass, soft-argmax with temperature, encoder, MANO head, release init."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from handoccnet_lite.config import preset
+from handoccnet_lite.model.regressor import (
+    HeatmapEncoder,
+    HeatmapHead,
+    Hourglass,
+    PreActBottleneck,
+    Regressor,
+    pixel_centres,
+)
+
+
+@pytest.fixture(scope="module")
+def tiny_regressor() -> Regressor:
+    torch.manual_seed(0)
+    return Regressor(preset("tiny"))
+
+
+def test_pixel_centres() -> None:
+    c = pixel_centres(4)  # (16, 2)
+    assert c.shape == (16, 2)
+    torch.testing.assert_close(c[0], torch.tensor([0.125, 0.125]))
+    torch.testing.assert_close(c[1], torch.tensor([0.375, 0.125]))  # x varies fastest
+    torch.testing.assert_close(c[4], torch.tensor([0.125, 0.375]))
+
+
+def test_soft_argmax_peak_uniform_and_temperature() -> None:
+    head = HeatmapHead(8, 8, depth=1, grid=8)
+    logits = torch.zeros(1, 21, 8, 8)
+    logits[:, :, 2, 5] = 50.0  # row v = 2, column u = 5
+    heatmaps, joints = head.soft_argmax(logits)
+    torch.testing.assert_close(heatmaps.sum((2, 3)), torch.ones(1, 21))
+    torch.testing.assert_close(joints, torch.tensor([5.5 / 8, 2.5 / 8]).expand(1, 21, 2))
+    with torch.no_grad():
+        head.betas.zero_()  # temperature 0: uniform map, centre of the image
+    torch.testing.assert_close(head.soft_argmax(logits)[1], torch.full((1, 21, 2), 0.5))
+
+
+def test_preact_bottleneck_formula() -> None:
+    torch.manual_seed(1)
+    block = PreActBottleneck(8).eval()
+    x = torch.randn(2, 8, 4, 4)
+    h = block.conv1(F.leaky_relu(block.bn1(x), 0.01))
+    h = block.conv2(F.leaky_relu(block.bn2(h), 0.01))
+    torch.testing.assert_close(block(x), x + block.conv3(F.leaky_relu(block.bn3(h), 0.01)))
+    assert block.conv1.out_channels == 4  # expansion 2
+
+
+def test_hourglass_nesting_and_shape() -> None:
+    hg = Hourglass(8, depth=4)
+    assert isinstance(hg.inner.inner.inner.inner, PreActBottleneck)
+    assert hg(torch.randn(1, 8, 32, 32)).shape == (1, 8, 32, 32)
+
+
+def test_encoder_flattens_to_four_times_channels() -> None:
+    enc = HeatmapEncoder(16, stages=3)
+    out = enc(torch.rand(2, 21, 16, 16), torch.randn(2, 16, 16, 16))
+    assert out.shape == (2, 64) and len(enc.blocks) == 6
+
+
+def test_release_initialisation(tiny_regressor: Regressor) -> None:
+    convs = [m for m in tiny_regressor.modules() if type(m) is nn.Conv2d]
+    conv_w = torch.cat([m.weight.flatten() for m in convs])
+    assert 0.0008 < conv_w.std() < 0.0012
+    assert all((m.bias == 0).all() for m in convs)
+    linears = [m for m in tiny_regressor.modules() if type(m) is nn.Linear]
+    lin_w = torch.cat([m.weight.flatten() for m in linears])
+    assert 0.008 < lin_w.std() < 0.012
+    bns = [m for m in tiny_regressor.modules() if type(m) is nn.BatchNorm2d]
+    assert all((m.weight == 1).all() and (m.bias == 0).all() for m in bns)
+    assert (tiny_regressor.head.betas == 1).all()
+
+
+def test_outputs(tiny_regressor: Regressor) -> None:
+    out = tiny_regressor(torch.randn(2, 32, 8, 8))
+    v = tiny_regressor.hand.num_vertices
+    shapes = {k: tuple(t.shape) for k, t in out.items()}
+    assert shapes == {
+        "joints_img": (2, 21, 2), "joints": (2, 21, 3), "verts": (2, v, 3), "pose": (2, 48),
+        "shape": (2, 10), "rotmats": (2, 16, 3, 3), "heatmaps": (2, 21, 8, 8),
+    }  # fmt: skip
+    torch.testing.assert_close(out["joints"][:, 0], torch.zeros(2, 3))  # root-relative
+    assert ((out["joints_img"] > 0) & (out["joints_img"] < 1)).all()
+    # the pose fed to the hand layer is the axis-angle of the predicted matrices
+    full = tiny_regressor.hand(out["pose"], out["shape"])
+    torch.testing.assert_close(out["verts"], full.vertices - full.joints[:, :1])
+
+
+def test_head_projects_when_widths_differ() -> None:
+    reg = Regressor(preset("tiny").replace(hourglass_channels=16))
+    assert isinstance(reg.head.proj, nn.Conv2d) and reg.head.proj.out_channels == 16
+    assert reg(torch.randn(1, 32, 8, 8))["pose"].shape == (1, 48)
