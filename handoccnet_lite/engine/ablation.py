@@ -1,0 +1,625 @@
+"""The ablation runner: a grid of variants x seeds, resumable, one folder per run, tidy results.
+
+Layout under the output folder (default runs/ablation/<profile>):
+
+    backbone/              cached protocol: the backbone + FPN run (full model, official variant)
+    features/train.pt      cached pre-gate FPN features F (N, C, G, G) + targets (augmented copies)
+    features/test.pt
+    mean_pose.npz          the mean-pose baseline (training set's mean root-relative hand)
+    <variant>/seed<k>/     config.json, log.csv, checkpoint.pt, model.pt, per_sample.csv,
+                           metrics.json (its presence marks the run as done: reruns skip it)
+    runs.csv               one row per run (variant, seed, metric means)
+    per_sample.csv         one row per run x test sample (index, occlusion, visible joints, metrics)
+    summary.csv            per variant and metric: mean, std, n, 95% t-interval
+    paired.csv             every variant vs the official one, paired over seeds
+    report.md              the tables above in Markdown
+
+CPU budget protocol ("cached", see `engine.profiles`): one backbone for all variants, heads
+(spatial gate, FIT, SET, regressor) trained per variant on cached features. Full protocol
+("full", GPU): every variant and seed trains the whole model on images.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch.utils.data import DataLoader, Dataset
+
+from handoccnet_lite.config import ModelConfig
+from handoccnet_lite.engine import checkpoint as ckpt
+from handoccnet_lite.engine import evaluate as ev
+from handoccnet_lite.engine.profiles import BASELINE_VARIANT, VARIANTS, Profile
+from handoccnet_lite.utils import atomic_torch_save, atomic_write_bytes, resolve_device
+
+METRICS_NAME = "metrics.json"
+HEADLINE = ("pa_mpjpe", "mpjpe", "pa_mpvpe", "f5", "f15")
+HIGHER_IS_BETTER = {"f5", "f15", "auc_j", "auc_v"}
+
+
+# --------------------------------------------------------------------------------------------
+# config overrides
+# --------------------------------------------------------------------------------------------
+def apply_overrides(cfg: ModelConfig, overrides: dict[str, Any]) -> ModelConfig:
+    """ModelConfig with dotted-key overrides: {"fit.attention": "softmax", "use_set": False}."""
+    for key, value in overrides.items():
+        head, _, rest = key.partition(".")
+        if not hasattr(cfg, head):
+            fields = sorted(f.name for f in dataclasses.fields(cfg))
+            raise ValueError(f"Unknown config key {key!r}; top-level keys are {fields}.")
+        if rest:
+            sub = getattr(cfg, head)
+            if not dataclasses.is_dataclass(sub) or not hasattr(sub, rest):
+                raise ValueError(f"Unknown config key {key!r}: {head} has no field {rest!r}.")
+            value = dataclasses.replace(sub, **{rest: value})
+        cfg = dataclasses.replace(cfg, **{head: value})
+    return cfg
+
+
+def variant_config(base: ModelConfig, variant: str) -> ModelConfig:
+    """The model config of a named grid variant (see profiles.VARIANTS)."""
+    if variant not in VARIANTS:
+        raise ValueError(f"Unknown variant {variant!r}; choose from {sorted(VARIANTS)}.")
+    return apply_overrides(base, VARIANTS[variant])
+
+
+# --------------------------------------------------------------------------------------------
+# cached-feature protocol: the hooks into the model
+# --------------------------------------------------------------------------------------------
+def extract_pregate(model: nn.Module, image: Tensor) -> Tensor:
+    """Backbone + FPN + 2x pooling: the pre-gate feature F (B, C, G, G) of images (B, 3, S, S).
+
+    Uses the model's `extract_features` hook when it has one; otherwise its public parts
+    (backbone.trunk, backbone.fpn), mirroring Backbone.forward up to the gate.
+    """
+    m = ckpt.unwrap(model)
+    if hasattr(m, "extract_features"):
+        return m.extract_features(image)
+    from handoccnet_lite.model.backbone import check_image
+
+    check_image(image, m.backbone.input_size)
+    p2 = m.backbone.fpn(m.backbone.trunk(image))  # (B, C, S/4, S/4)
+    return F.avg_pool2d(p2, kernel_size=2, stride=2)  # (B, C, G, G)
+
+
+def forward_from_features(model: nn.Module, feat: Tensor) -> dict[str, Tensor]:
+    """Gate, FIT, SET and regressor on the pre-gate feature F (B, C, G, G): HandOccNet's output
+    dict without `maps`. Uses the model's `forward_features` hook when it has one."""
+    if isinstance(model, FeatureHead) or _is_wrapped_head(model):
+        return model(feat)
+    m = ckpt.unwrap(model)
+    if hasattr(m, "forward_features"):
+        return m.forward_features(feat)
+    primary, secondary, gate = m.backbone.gate(feat)  # (B, C, G, G) x2, (B, 1, G, G)
+    enhanced, _ = m.enhance(primary, secondary, False)  # (B, C, G, G)
+    out = m.regressor(enhanced)
+    out.pop("heatmaps", None)
+    out["gate"] = gate
+    return out
+
+
+def _is_wrapped_head(model: nn.Module) -> bool:
+    return isinstance(getattr(model, "module", None), FeatureHead)
+
+
+def backbone_prefixes(model: nn.Module) -> tuple[str, ...]:
+    """State-dict prefixes of the parts before the gate (frozen in the cached protocol)."""
+    m = ckpt.unwrap(model)
+    return tuple(getattr(m, "feature_modules", ("backbone.trunk", "backbone.fpn")))
+
+
+def is_backbone_key(name: str, prefixes: tuple[str, ...]) -> bool:
+    return any(name == p or name.startswith(p + ".") for p in prefixes)
+
+
+def head_parameters(model: nn.Module) -> list[nn.Parameter]:
+    """Parameters after the FPN; the backbone's are frozen (requires_grad=False)."""
+    m = ckpt.unwrap(model)
+    prefixes = backbone_prefixes(m)
+    params = []
+    for name, p in m.named_parameters():
+        frozen = is_backbone_key(name, prefixes)
+        p.requires_grad_(not frozen)
+        if not frozen:
+            params.append(p)
+    return params
+
+
+class FeatureHead(nn.Module):
+    """A HandOccNet seen as a module of the cached feature F (what DDP wraps in that protocol).
+
+    The full network is kept as `.module` so checkpoints hold a complete, image-ready model.
+    """
+
+    def __init__(self, net: nn.Module) -> None:
+        super().__init__()
+        self.module = net
+
+    def forward(self, feat: Tensor) -> dict[str, Tensor]:  # feat (B, C, G, G)
+        return forward_from_features(self.module, feat)
+
+
+# --------------------------------------------------------------------------------------------
+# feature cache
+# --------------------------------------------------------------------------------------------
+TARGET_KEYS = (
+    "joints_img",
+    "joints_cam",
+    "verts_cam",
+    "mano_pose",
+    "mano_shape",
+    "joints_vis",
+    "has_mano",
+    "occlusion",
+    "index",
+)
+
+
+class FeatureDataset(Dataset):
+    """Cached features + targets; item i = {"feat": (C, G, G) float32, targets as INTERFACES.md}."""
+
+    def __init__(self, tensors: dict[str, Tensor]) -> None:
+        missing = [k for k in ("feat", *TARGET_KEYS) if k not in tensors]
+        if missing:
+            raise ValueError(f"Feature cache lacks {missing}; delete it to rebuild.")
+        self.tensors = tensors
+        self.n = int(tensors["feat"].shape[0])
+
+    @classmethod
+    def load(cls, path: str | Path) -> FeatureDataset:
+        return cls(torch.load(path, map_location="cpu", weights_only=True))
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, i: int) -> dict[str, Tensor]:
+        item = {k: v[i] for k, v in self.tensors.items()}
+        item["feat"] = item["feat"].float()
+        return item
+
+
+@torch.no_grad()
+def extract_feature_cache(
+    model: nn.Module,
+    dataset: Dataset,
+    copies: int = 1,
+    seed: int = 0,
+    batch_size: int = 32,
+    device: str = "auto",
+    progress: bool = True,
+) -> dict[str, Tensor]:
+    """F (copies*N, C, G, G) stored in bfloat16/float16, plus the targets of every item.
+
+    Copy k of item i is drawn with seed (seed, k, i), so augmented copies differ and repeat.
+    """
+    from tqdm.auto import tqdm
+
+    from handoccnet_lite.engine.trainer import SeededSamples
+
+    dev = resolve_device(device)
+    model = ckpt.unwrap(model).to(dev).eval()
+    data = SeededSamples(dataset, seed)
+    parts: dict[str, list[Tensor]] = {k: [] for k in ("feat", *TARGET_KEYS)}
+    for copy in range(copies):
+        data.set_epoch(copy)
+        loader = DataLoader(data, batch_size=batch_size, shuffle=False)
+        for batch in tqdm(loader, desc=f"features {copy + 1}/{copies}", disable=not progress):
+            parts["feat"].append(extract_pregate(model, batch["image"].to(dev)).half().cpu())
+            for k in TARGET_KEYS:
+                parts[k].append(batch[k])
+    return {k: torch.cat(v) for k, v in parts.items()}
+
+
+# --------------------------------------------------------------------------------------------
+# one run
+# --------------------------------------------------------------------------------------------
+def run_done(run_dir: Path) -> bool:
+    """A run folder with metrics.json is finished (the runner skips it)."""
+    return (run_dir / METRICS_NAME).is_file()
+
+
+def _write_json(path: Path, obj: dict[str, Any]) -> None:
+    atomic_write_bytes(path, json.dumps(obj, indent=2, default=float).encode())
+
+
+def finish_run(run_dir: Path, per_sample: pd.DataFrame, meta: dict[str, Any]) -> dict[str, Any]:
+    """Write per_sample.csv then metrics.json (last: it marks the run as done)."""
+    per_sample.to_csv(run_dir / "per_sample.csv", index=False)
+    means = ev.summary_table(per_sample).iloc[0].to_dict()
+    metrics = {**meta, **{k: float(v) for k, v in means.items()}}
+    _write_json(run_dir / METRICS_NAME, metrics)
+    return metrics
+
+
+def _train_and_eval(
+    train_cfg: Any,
+    run_dir: Path,
+    train_set: Dataset,
+    test_set: Dataset,
+    eval_batch: int,
+    progress: bool,
+) -> pd.DataFrame:
+    """Train (resuming an interrupted run) and return per-sample test records."""
+    from handoccnet_lite.engine.trainer import train
+
+    resume = (run_dir / ckpt.CHECKPOINT_NAME).is_file()
+    result = train(train_cfg, run_dir, resume=resume, dataset=train_set)
+    return ev.evaluate_model(
+        result.model, test_set, eval_batch, train_cfg.device, progress, inputs=train_cfg.inputs
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# the runner
+# --------------------------------------------------------------------------------------------
+@dataclass
+class Ablation:
+    """A grid of variants x seeds under one profile, written to `out_dir`."""
+
+    profile: Profile
+    out_dir: Path
+    variants: tuple[str, ...] | None = None
+    seeds: tuple[int, ...] | None = None
+    device: str = "auto"
+    progress: bool = True
+    log: Callable[[str], None] = print
+
+    def __post_init__(self) -> None:
+        self.out_dir = Path(self.out_dir)
+        self.variants = tuple(self.variants or self.profile.variants)
+        self.seeds = tuple(self.seeds if self.seeds is not None else self.profile.seeds)
+        unknown = [v for v in self.variants if v not in VARIANTS]
+        if unknown:
+            raise ValueError(f"Unknown variants {unknown}; choose from {sorted(VARIANTS)}.")
+        if BASELINE_VARIANT not in self.variants:
+            self.log(f"note: {BASELINE_VARIANT!r} is not in the grid; paired comparisons skipped")
+
+    # ---- pieces -------------------------------------------------------------------------
+    def base_model_config(self) -> ModelConfig:
+        from handoccnet_lite.config import preset
+
+        return preset(self.profile.preset)
+
+    def train_config(self, model_cfg: ModelConfig, seed: int, head: bool) -> Any:
+        from handoccnet_lite.engine.trainer import TrainConfig
+
+        over = self.profile.head_train if head else self.profile.train
+        return TrainConfig(
+            model=model_cfg,
+            data_root=self.profile.data.root,
+            seed=seed,
+            device=self.device,
+            progress=self.progress,
+            inputs="features" if head else "image",
+            **over,
+        )
+
+    def run_dirs(self) -> list[tuple[str, int, Path]]:
+        return [(v, s, self.out_dir / v / f"seed{s}") for v in self.variants for s in self.seeds]
+
+    def datasets(self, seed: int | None = None) -> tuple[Dataset, Dataset]:
+        """Train (augmented, seeded) and test SynthOcc image sets of the profile (generated if
+        missing)."""
+        from handoccnet_lite.data.dataset import SynthOccDataset
+        from handoccnet_lite.engine.trainer import first_items
+
+        ensure_data(self.profile, self.progress)
+        size = self.base_model_config().input_size
+        spec = self.profile.data
+        return (
+            first_items(
+                SynthOccDataset(spec.root, "train", size, augment=True, seed=seed or self.seeds[0]),
+                spec.max_train,
+            ),
+            first_items(SynthOccDataset(spec.root, "test", size, augment=False), spec.max_test),
+        )
+
+    # ---- cached protocol ------------------------------------------------------------------
+    def backbone(self, train_set: Dataset) -> Path:
+        """Train the full official model once (skipped when backbone/model.pt exists)."""
+        from handoccnet_lite.engine.trainer import train
+
+        run_dir = self.out_dir / "backbone"
+        if (run_dir / ckpt.MODEL_NAME).is_file():
+            self.log(f"skip backbone: {run_dir / ckpt.MODEL_NAME} exists")
+            return run_dir / ckpt.MODEL_NAME
+        cfg = self.train_config(self.base_model_config(), self.seeds[0], head=False)
+        self.log(f"backbone: training the full official model ({run_dir})")
+        train(cfg, run_dir, resume=(run_dir / ckpt.CHECKPOINT_NAME).is_file(), dataset=train_set)
+        return run_dir / ckpt.MODEL_NAME
+
+    def feature_cache(self, weights: Path, train_set: Dataset, test_set: Dataset) -> None:
+        """features/train.pt and features/test.pt (skipped when present)."""
+        from handoccnet_lite.engine.trainer import build_model
+
+        folder = self.out_dir / "features"
+        todo = [
+            (n, d, c)
+            for n, d, c in (
+                ("train", train_set, self.profile.feature_copies),
+                ("test", test_set, 1),
+            )
+            if not (folder / f"{n}.pt").is_file()
+        ]
+        if not todo:
+            return
+        state = ckpt.load_checkpoint(weights)
+        model = build_model(ModelConfig.from_dict(ckpt.model_config_of(state)))
+        model.load_state_dict(state["model"])
+        for name, data, copies in todo:
+            self.log(
+                f"caching pre-gate features of {name} ({copies} cop{'y' if copies == 1 else 'ies'})"
+            )
+            cache = extract_feature_cache(
+                model,
+                data,
+                copies,
+                self.seeds[0],
+                self.profile.eval_batch,
+                self.device,
+                self.progress,
+            )
+            atomic_torch_save(cache, folder / f"{name}.pt")
+
+    def mean_pose(self, train_set: Dataset) -> ev.MeanPoseBaseline:
+        path = self.out_dir / "mean_pose.npz"
+        if path.is_file():
+            return ev.MeanPoseBaseline.load(path)
+        base = ev.MeanPoseBaseline.fit(train_set, progress=self.progress)
+        base.save(path)
+        return base
+
+    # ---- main -----------------------------------------------------------------------------
+    def pending(self) -> list[tuple[str, int, Path]]:
+        """Runs without metrics.json."""
+        return [r for r in self.run_dirs() if not run_done(r[2])]
+
+    def run(self) -> pd.DataFrame:
+        """Run every pending run, then collect results; returns the runs table."""
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        pending = self.pending()
+        done = len(self.run_dirs()) - len(pending)
+        self.log(
+            f"ablation '{self.profile.name}' ({self.profile.protocol} protocol): "
+            f"{len(pending)} runs to do, {done} already done (skipped)"
+        )
+        if pending or not (self.out_dir / "mean_pose.json").is_file():
+            train_set, test_set = self._prepare_sets()
+            self._baseline(train_set, test_set)
+            for i, (variant, seed, run_dir) in enumerate(pending, 1):
+                self.log(f"[{i}/{len(pending)}] {variant} seed {seed} -> {run_dir}")
+                self.run_one(variant, seed, run_dir, train_set, test_set)
+        return collect(self.out_dir, self.profile)
+
+    def _prepare_sets(self) -> tuple[Dataset, Dataset]:
+        train_img, test_img = self.datasets()
+        if self.profile.protocol == "full":
+            return train_img, test_img
+        weights = self.backbone(train_img)
+        self.feature_cache(weights, train_img, test_img)
+        folder = self.out_dir / "features"
+        return FeatureDataset.load(folder / "train.pt"), FeatureDataset.load(folder / "test.pt")
+
+    def _baseline(self, train_set: Dataset, test_set: Dataset) -> None:
+        """Mean-pose baseline: fit on the train set, score on the test set (mean_pose.json)."""
+        if (self.out_dir / "mean_pose.json").is_file():
+            return
+        base = self.mean_pose(train_set)
+        df = ev.evaluate_baseline(base, test_set, self.profile.eval_batch)
+        df.to_csv(self.out_dir / "mean_pose_per_sample.csv", index=False)
+        means = ev.summary_table(df).iloc[0].to_dict()
+        _write_json(self.out_dir / "mean_pose.json", {k: float(v) for k, v in means.items()})
+
+    def run_one(
+        self, variant: str, seed: int, run_dir: Path, train_set: Dataset, test_set: Dataset
+    ) -> dict[str, Any]:
+        """Train and evaluate one (variant, seed); writes metrics.json last."""
+        head = self.profile.protocol == "cached"
+        cfg = self.train_config(variant_config(self.base_model_config(), variant), seed, head)
+        if head:
+            cfg = cfg.replace(init_from=str(self.out_dir / "backbone" / ckpt.MODEL_NAME))
+        else:
+            train_set = self.datasets(seed)[0]  # augmentation seeded per run
+        start = time.perf_counter()
+        per_sample = _train_and_eval(
+            cfg, run_dir, train_set, test_set, self.profile.eval_batch, self.progress
+        )
+        meta = {
+            "variant": variant,
+            "seed": seed,
+            "profile": self.profile.name,
+            "protocol": self.profile.protocol,
+            "seconds": round(time.perf_counter() - start, 2),
+        }
+        return finish_run(run_dir, per_sample, meta)
+
+
+def ensure_data(profile: Profile, progress: bool = True) -> None:
+    """Generate the profile's SynthOcc set when missing (bundled samples are never rebuilt)."""
+    spec = profile.data
+    root = Path(spec.root)
+    todo = [
+        (s, n)
+        for s, n in (("train", spec.n_train), ("test", spec.n_test))
+        if not (root / s / "manifest.json").is_file()
+    ]
+    if not todo:
+        return
+    if spec.n_train == 0:
+        raise FileNotFoundError(
+            f"The bundled samples are missing at {root}; run `handoccnet-lite data --samples`."
+        )
+    from handoccnet_lite.data.synthocc import generate_synthocc
+
+    for split, n in todo:
+        generate_synthocc(
+            root,
+            n,
+            seed=spec.seed,
+            split=split,
+            resolution=spec.image_size or 128,
+            progress=progress,
+        )
+
+
+# --------------------------------------------------------------------------------------------
+# results
+# --------------------------------------------------------------------------------------------
+def collect(out_dir: str | Path, profile: Profile | None = None) -> pd.DataFrame:
+    """Gather every finished run into runs.csv, per_sample.csv, summary.csv, paired.csv,
+    report.md (+ parquet when pyarrow is installed); returns the runs table."""
+    out_dir = Path(out_dir)
+    rows, samples = [], []
+    for metrics_path in sorted(out_dir.glob(f"*/seed*/{METRICS_NAME}")):
+        m = json.loads(metrics_path.read_text())
+        rows.append(m)
+        ps = pd.read_csv(metrics_path.parent / "per_sample.csv")
+        samples.append(ps.assign(variant=m["variant"], seed=m["seed"]))
+    if not rows:
+        raise FileNotFoundError(f"No finished runs (*/seed*/{METRICS_NAME}) under {out_dir}.")
+    runs = pd.DataFrame(rows)
+    per_sample = pd.concat(samples, ignore_index=True)
+    summary = summary_long(runs)
+    paired = paired_table(runs)
+    _save_table(runs, out_dir / "runs.csv")
+    _save_table(per_sample, out_dir / "per_sample.csv")
+    summary.to_csv(out_dir / "summary.csv", index=False)
+    paired.to_csv(out_dir / "paired.csv", index=False)
+    write_report(out_dir, summary, paired, profile)
+    return runs
+
+
+def _save_table(df: pd.DataFrame, path: Path) -> None:
+    df.to_csv(path, index=False)
+    try:
+        import pyarrow  # noqa: F401
+    except ImportError:
+        return
+    df.to_parquet(path.with_suffix(".parquet"), index=False)
+
+
+def summary_long(runs: pd.DataFrame, metrics: tuple[str, ...] = HEADLINE) -> pd.DataFrame:
+    """Per variant and metric: mean, std, n and 95% Student-t interval over seeds."""
+    from handoccnet_lite.stats import summarize
+
+    parts = [summarize(runs, "variant", m).assign(metric=m) for m in metrics if m in runs]
+    out = pd.concat(parts, ignore_index=True)
+    return out[["variant", "metric", *[c for c in out if c not in ("variant", "metric")]]]
+
+
+def paired_table(runs: pd.DataFrame, metrics: tuple[str, ...] = HEADLINE) -> pd.DataFrame:
+    """Every variant vs the official one, paired over seeds (difference = variant - official)."""
+    from handoccnet_lite.stats import paired_comparison
+
+    variants = [v for v in runs["variant"].unique() if v != BASELINE_VARIANT]
+    if BASELINE_VARIANT not in set(runs["variant"]):
+        return pd.DataFrame()
+    rows = []
+    for v in variants:
+        for m in metrics:
+            if m in runs:
+                res = paired_comparison(
+                    runs, v, BASELINE_VARIANT, "seed", m, lower_is_better=m not in HIGHER_IS_BETTER
+                )
+                rows.append(res.as_dict())
+    return pd.DataFrame(rows)
+
+
+def _markdown(df: pd.DataFrame, digits: int = 3) -> str:
+    """A pipe table (no tabulate dependency)."""
+    cols = list(df.columns)
+
+    def fmt(x: Any) -> str:
+        return f"{x:.{digits}g}" if isinstance(x, float | np.floating) else str(x)
+
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    lines += ["| " + " | ".join(fmt(x) for x in row) + " |" for row in df.itertuples(index=False)]
+    return "\n".join(lines)
+
+
+def write_report(
+    out_dir: Path, summary: pd.DataFrame, paired: pd.DataFrame, profile: Profile | None
+) -> Path:
+    """report.md: protocol statement, mean-pose reference, summary and paired tables."""
+    lines = ["# Ablation results (SynthOcc test split; our measurements, not the paper's)", ""]
+    if profile is not None:
+        lines += [
+            f"Profile `{profile.name}` (preset {profile.preset}), {profile.protocol} "
+            "protocol. "
+            + (
+                "CPU budget protocol: one backbone + FPN trained once "
+                "(official variant); each variant's gate, FIT, SET and regressor trained on "
+                "its cached pre-gate features."
+                if profile.protocol == "cached"
+                else "Full protocol: every variant trained end to end."
+            ),
+            "",
+        ]
+    mp = out_dir / "mean_pose.json"
+    if mp.is_file():
+        ref = json.loads(mp.read_text())
+        lines += [
+            f"Mean-pose baseline: PA-MPJPE {ref['pa_mpjpe']:.2f} mm, MPJPE {ref['mpjpe']:.2f} mm.",
+            "",
+        ]
+    lines += ["## Mean over seeds with 95% t-interval", "", _markdown(summary), ""]
+    if not paired.empty:
+        cols = ["a", "b", "value", "n", "mean_diff", "ci_low", "ci_high", "p_value", "better"]
+        lines += ["## Paired over seeds (a - b)", "", _markdown(paired[cols]), ""]
+    path = out_dir / "report.md"
+    path.write_text("\n".join(lines))
+    return path
+
+
+def plot_results(out_dir: str | Path, figures_dir: str | Path | None = None) -> list[Path]:
+    """figures/ablation_pa_mpjpe.png and figures/ablation_vs_occlusion.png from the results."""
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    from handoccnet_lite.utils import save_figure
+
+    out_dir = Path(out_dir)
+    runs = pd.read_csv(out_dir / "runs.csv")
+    per_sample = pd.read_csv(out_dir / "per_sample.csv")
+    order = [v for v in VARIANTS if v in set(runs["variant"])]
+    fig, ax = plt.subplots(figsize=(7, 3.8))
+    sns.pointplot(
+        data=runs,
+        x="variant",
+        y="pa_mpjpe",
+        order=order,
+        errorbar=("ci", 95),
+        linestyle="none",
+        capsize=0.2,
+        ax=ax,
+        color="k",
+    )
+    sns.stripplot(
+        data=runs,
+        x="variant",
+        y="pa_mpjpe",
+        order=order,
+        hue="seed",
+        ax=ax,
+        palette="deep",
+        size=5,
+        alpha=0.8,
+    )
+    ax.set_ylabel("PA-MPJPE (mm)")
+    ax.set_title("Ablation on SynthOcc test (mean, 95% CI over seeds; dots = seeds)")
+    paths = [save_figure(fig, "ablation_pa_mpjpe", figures_dir)]
+    plt.close(fig)
+    fig = ev.plot_vs_occlusion(per_sample, "pa_mpjpe", hue="variant")
+    paths.append(save_figure(fig, "ablation_vs_occlusion", figures_dir))
+    plt.close(fig)
+    return paths

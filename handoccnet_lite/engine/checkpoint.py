@@ -1,0 +1,159 @@
+"""Checkpoints that make a killed run resumable to the same bits.
+
+A checkpoint holds everything the next step depends on: model, optimizer and scheduler state,
+the random states of Python, NumPy, torch (CPU and every CUDA device), the position in the data
+order (global step, epoch, batch within the epoch) and the run's config. It is written through a
+temp file + rename (`utils.atomic_torch_save`): a run killed mid-write keeps the previous one.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from handoccnet_lite.utils import atomic_torch_save
+
+CHECKPOINT_NAME = "checkpoint.pt"
+MODEL_NAME = "model.pt"
+FORMAT_VERSION = 1
+
+
+def unwrap(model: nn.Module) -> nn.Module:
+    """The plain module under DistributedDataParallel and/or torch.compile wrappers."""
+    while True:
+        if hasattr(model, "module") and isinstance(model.module, nn.Module):
+            model = model.module  # DDP / DataParallel
+        elif hasattr(model, "_orig_mod"):
+            model = model._orig_mod  # torch.compile
+        else:
+            return model
+
+
+def rng_state() -> dict[str, Any]:
+    """Snapshot of every global random generator the training loop touches."""
+    state: dict[str, Any] = {
+        "python": random.getstate(),
+        "numpy": np.random.get_state(),
+        "torch": torch.get_rng_state(),
+    }
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    """Restore a snapshot made by `rng_state` (CUDA states only when CUDA is present)."""
+    random.setstate(state["python"])
+    np.random.set_state(state["numpy"])
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+@dataclass(frozen=True)
+class DataPosition:
+    """Where the data order stands after `step` optimizer steps."""
+
+    step: int  # optimizer steps done
+    epoch: int  # epoch the next batch belongs to
+    batch_in_epoch: int  # batches of that epoch already consumed
+
+
+def save_checkpoint(
+    path: str | Path,
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    scheduler: Any,
+    position: DataPosition,
+    config: dict[str, Any],
+    extra: dict[str, Any] | None = None,
+) -> Path:
+    """Write a full training checkpoint atomically; returns its path."""
+    path = Path(path)
+    state = {
+        "format": FORMAT_VERSION,
+        "model": unwrap(model).state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "scheduler": scheduler.state_dict(),
+        "position": position.__dict__.copy(),
+        "rng": rng_state(),
+        "config": config,
+        "extra": extra or {},
+    }
+    atomic_torch_save(state, path)
+    return path
+
+
+def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    """Read a checkpoint written by `save_checkpoint` or `save_model`, with a clear error."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"No checkpoint at {path}; pass a run folder that holds {CHECKPOINT_NAME} or "
+            f"{MODEL_NAME} (written by `handoccnet-lite train`)."
+        )
+    # weights_only=False: the RNG states hold NumPy/Python objects. Only load your own files.
+    state = torch.load(path, map_location=map_location, weights_only=False)
+    if not isinstance(state, dict) or "model" not in state:
+        raise ValueError(f"{path} is not a handoccnet-lite checkpoint (no 'model' entry).")
+    return state
+
+
+def restore_training_state(
+    state: dict[str, Any],
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    scheduler: Any,
+) -> DataPosition:
+    """Load model/optimizer/scheduler and the RNG states; returns where the data order stands."""
+    unwrap(model).load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    scheduler.load_state_dict(state["scheduler"])
+    set_rng_state(state["rng"])
+    return DataPosition(**state["position"])
+
+
+def save_model(
+    path: str | Path, model: nn.Module, model_config: dict[str, Any], **meta: Any
+) -> Path:
+    """Weights + model config only (what `eval` and `demo` need), written atomically."""
+    path = Path(path)
+    atomic_torch_save(
+        {
+            "format": FORMAT_VERSION,
+            "model": unwrap(model).state_dict(),
+            "model_config": model_config,
+        }
+        | meta,
+        path,
+    )
+    return path
+
+
+def find_weights(path: str | Path) -> Path:
+    """A run folder, a model.pt or a checkpoint.pt -> the file holding the weights."""
+    path = Path(path)
+    if path.is_dir():
+        for name in (MODEL_NAME, CHECKPOINT_NAME):
+            if (path / name).is_file():
+                return path / name
+        raise FileNotFoundError(
+            f"{path} holds neither {MODEL_NAME} nor {CHECKPOINT_NAME}; train first "
+            "(`handoccnet-lite train --out DIR`) or pass the right run folder."
+        )
+    if not path.is_file():
+        raise FileNotFoundError(f"No such checkpoint or run folder: {path}.")
+    return path
+
+
+def model_config_of(state: dict[str, Any]) -> dict[str, Any]:
+    """The ModelConfig dict stored in a model.pt or in a training checkpoint's TrainConfig."""
+    if "model_config" in state:
+        return state["model_config"]
+    return state["config"]["model"]

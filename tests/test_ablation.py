@@ -1,0 +1,97 @@
+"""Ablation runner: cached-feature protocol end to end on a tiny grid, resumability (a second
+invocation skips finished runs), tidy results, statistics and figures."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from handoccnet_lite.config import preset
+from handoccnet_lite.engine import ablation
+from handoccnet_lite.engine.profiles import PROFILES, DataSpec, get_profile
+
+
+def mini_profile():
+    quick = get_profile("quick")
+    return dataclasses.replace(
+        quick,
+        name="mini",
+        data=DataSpec(root=quick.data.root, max_train=24, max_test=12),
+        train={"epochs": 1, "batch_size": 8, "base_lr": 1e-3, "tensorboard": False},
+        head_train={"epochs": 1, "batch_size": 8, "base_lr": 1e-3, "tensorboard": False},
+        feature_copies=2,
+        seeds=(0,),
+        variants=("official", "no_fit"),
+        eval_batch=12,
+    )
+
+
+def test_apply_overrides_and_variants() -> None:
+    base = preset("tiny")
+    cfg = ablation.apply_overrides(base, {"fit.attention": "softmax", "use_set": False})
+    assert cfg.fit.attention == "softmax" and not cfg.use_set and cfg.set == base.set
+    assert ablation.variant_config(base, "supplement").fit.variant == "supplement"
+    with pytest.raises(ValueError, match="Unknown config key 'fit.nope'"):
+        ablation.apply_overrides(base, {"fit.nope": 1})
+    with pytest.raises(ValueError, match="Unknown variant"):
+        ablation.variant_config(base, "no_gate")
+    assert set(PROFILES) == {"quick", "cpu", "gpu"}
+
+
+def test_ablation_runs_then_skips_finished_runs(tmp_path: Path) -> None:
+    out, figs = tmp_path / "abl", tmp_path / "figures"
+    logs: list[str] = []
+    abl = ablation.Ablation(mini_profile(), out, device="cpu", progress=False, log=logs.append)
+    runs = abl.run()
+    assert sorted(runs["variant"]) == ["no_fit", "official"]
+    for v in ("official", "no_fit"):
+        run = out / v / "seed0"
+        for name in ("config.json", "log.csv", "checkpoint.pt", "model.pt", "metrics.json"):
+            assert (run / name).is_file(), run / name
+    feats = ablation.FeatureDataset.load(out / "features" / "train.pt")
+    assert len(feats) == 48  # 24 samples x 2 augmented copies
+    assert feats[0]["feat"].shape == (32, 8, 8)  # (C, G, G) of the tiny preset
+    per_sample = pd.read_csv(out / "per_sample.csv")
+    assert len(per_sample) == 2 * 12 and {"variant", "seed", "occlusion", "pa_mpjpe"} <= set(
+        per_sample
+    )
+    summary = pd.read_csv(out / "summary.csv")
+    assert {"mean", "std", "ci_low", "ci_high"} <= set(summary.columns)
+    paired = pd.read_csv(out / "paired.csv")
+    assert set(paired["a"]) == {"no_fit"} and set(paired["b"]) == {"official"}
+    assert "CPU budget protocol" in (out / "report.md").read_text()
+    mean_pose = json.loads((out / "mean_pose.json").read_text())
+    assert mean_pose["pa_mpjpe"] > 0
+
+    stamps = {p: p.stat().st_mtime_ns for p in out.glob("*/seed0/metrics.json")}
+    logs.clear()
+    ablation.Ablation(mini_profile(), out, device="cpu", progress=False, log=logs.append).run()
+    assert any("0 runs to do, 2 already done" in line for line in logs), logs
+    assert {p: p.stat().st_mtime_ns for p in stamps} == stamps  # nothing retrained
+
+    paths = ablation.plot_results(out, figs)
+    assert [p.name for p in paths] == ["ablation_pa_mpjpe.png", "ablation_vs_occlusion.png"]
+    assert all(p.stat().st_size > 1000 for p in paths)
+
+
+def test_unknown_variant_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="Unknown variants"):
+        ablation.Ablation(mini_profile(), tmp_path, variants=("official", "nope"))
+
+
+@pytest.mark.slow
+def test_quick_profile_end_to_end(tmp_path: Path) -> None:
+    """`handoccnet-lite ablate --profile quick` as CI runs it (minutes: marked slow)."""
+    from handoccnet_lite.cli import main
+
+    out, figs = tmp_path / "quick", tmp_path / "figures"
+    argv = ["ablate", "--profile", "quick", "--out", str(out), "--figures", str(figs)]
+    assert main([*argv, "--no-progress", "--device", "cpu"]) == 0
+    runs = pd.read_csv(out / "runs.csv")
+    assert len(runs) == 12 and runs["pa_mpjpe"].notna().all()
+    assert (figs / "ablation_pa_mpjpe.png").is_file()
+    assert (figs / "ablation_vs_occlusion.png").is_file()
