@@ -7,7 +7,9 @@ Every term is a plain mean squared error over all elements (``F.mse_loss``), as 
 3D terms compare root-relative coordinates (wrist = joint 0) in metres. The pose and shape terms
 are averaged over the samples with ``has_mano = 1`` only (0 when a batch has none). The 3D
 targets are the data's ``verts_cam``/``joints_cam``: they must come from the same hand model as
-the network's layer (same V).
+the network's layer (same V). Real datasets without the user's MANO carry no vertices
+(``has_verts = 0``, ``verts_cam`` of shape (B, 0, 3)): the vertex term is then 0, and the joint
+terms are masked by ``has_joints`` when a batch provides it (HO-3D evaluation frames).
 """
 
 from __future__ import annotations
@@ -56,6 +58,18 @@ def loss_terms(pred: Mapping[str, Tensor], batch: Mapping[str, Tensor]) -> dict[
     _require(pred, PRED_KEYS, "the prediction dict")
     _require(batch, TARGET_KEYS, "the target batch")
     joints, verts = root_relative_targets(batch)
+    ones = torch.ones(joints.shape[0], device=joints.device)
+    masks = {
+        "pose": batch["has_mano"],
+        "shape": batch["has_mano"],
+        "joints": batch.get("has_joints", ones),
+        "joints_img": batch.get("has_joints", ones),
+        "verts": batch.get("has_verts", ones),
+    }
+    if verts.shape[1] == 0:  # no vertex ground truth in this batch (real data without MANO)
+        if bool(masks["verts"].any()):
+            raise ValueError("verts_cam is empty but has_verts = 1 for some samples.")
+        verts = pred["verts"].detach()
     rotmats = axis_angle_to_matrix(batch["mano_pose"].reshape(-1, 16, 3))  # (B, 16, 3, 3)
     pairs = {
         "verts": (pred["verts"], verts),
@@ -66,8 +80,6 @@ def loss_terms(pred: Mapping[str, Tensor], batch: Mapping[str, Tensor]) -> dict[
     }
     for name, (p, t) in pairs.items():
         _same_shape(name, p, t)
-    ones = torch.ones(joints.shape[0], device=joints.device)
-    masks = {"pose": batch["has_mano"], "shape": batch["has_mano"]}
     return {name: masked_mse(p, t, masks.get(name, ones)) for name, (p, t) in pairs.items()}
 
 

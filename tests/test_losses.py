@@ -107,3 +107,36 @@ def test_clear_errors() -> None:
         compute_losses(pred, {k: v for k, v in batch.items() if k != "has_mano"})
     with pytest.raises(KeyError, match="rotmats"):
         compute_losses({k: v for k, v in pred.items() if k != "rotmats"}, batch)
+
+
+def test_real_data_without_vertices_masks_the_vertex_term() -> None:
+    """Real sets without MANO: verts_cam (B, 0, 3), has_verts 0 -> the vertex term is exactly 0,
+    the other terms are unchanged; has_joints masks the 3D and 2D joint terms."""
+    from handoccnet_lite.losses import compute_losses
+
+    g = torch.Generator().manual_seed(3)
+    B, V = 2, 50
+    pred = {
+        "joints_img": torch.rand(B, 21, 2, generator=g),
+        "joints": torch.randn(B, 21, 3, generator=g) * 0.05,
+        "verts": torch.randn(B, V, 3, generator=g) * 0.05,
+        "rotmats": torch.eye(3).expand(B, 16, 3, 3).clone(),
+        "shape": torch.zeros(B, 10),
+    }
+    batch = {
+        "joints_img": torch.rand(B, 21, 2, generator=g),
+        "joints_cam": torch.randn(B, 21, 3, generator=g) * 0.05,
+        "verts_cam": torch.zeros(B, 0, 3),
+        "mano_pose": torch.zeros(B, 48),
+        "mano_shape": torch.zeros(B, 10),
+        "has_mano": torch.zeros(B),
+        "has_verts": torch.zeros(B),
+    }
+    out = compute_losses(pred, batch)
+    assert out["verts"].item() == 0.0 and out["joints"].item() > 0
+    batch["has_joints"] = torch.tensor([0.0, 0.0])
+    out = compute_losses(pred, batch)
+    assert out["joints"].item() == 0.0 and out["joints_img"].item() == 0.0
+    batch["has_verts"] = torch.ones(B)
+    with pytest.raises(ValueError, match="has_verts"):
+        compute_losses(pred, batch)
