@@ -13,7 +13,7 @@ UV_INDEX := --index-strategy unsafe-best-match \
 	$(foreach d,/opt/pypi/simple /opt/pypi-more/simple,$(if $(wildcard $(d)),--extra-index-url file://$(d))) \
 	$(if $(wildcard /opt/wheels),--find-links /opt/wheels)
 
-.PHONY: help venv test lint reproduce lab lock bench clean-venv
+.PHONY: help venv test lint reproduce lab lock bench assignments autograde browser-test clean-venv
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -30,10 +30,11 @@ venv: $(VENV)/.installed  ## create or refresh .venv from requirements.lock
 
 lint: venv  ## ruff over the package, tests, benchmarks and the notebooks' .py twins
 	$(VENV)/bin/ruff check handoccnet_lite tests $(wildcard benchmarks notebooks/*.py)
+	$(VENV)/bin/ruff check assignments
 	$(VENV)/bin/ruff format --check handoccnet_lite tests $(wildcard benchmarks)
 
 test: venv lint  ## ruff + the whole test suite (notebooks included), CPU only
-	$(VENV)/bin/pytest -q $(PYTEST_ARGS)
+	$(VENV)/bin/pytest -q --durations=15 $(PYTEST_ARGS)
 
 reproduce: venv  ## regenerate data samples, run every notebook headless, write figures/ and tables
 	$(PY) -m handoccnet_lite.reproduce
@@ -43,6 +44,15 @@ lab: venv  ## JupyterLab on notebooks/
 
 bench: venv  ## the benchmark scripts (prints tables; numbers depend on the machine)
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(PY) $$b --quick || exit 1; done
+
+assignments: venv  ## regenerate the student copies (assignments/release/) from the nbgrader sources
+	$(PY) -m handoccnet_lite.assignments release
+
+autograde: venv  ## grade assignments/submitted/<student>/<assignment>/*.ipynb -> assignments/grades.csv
+	$(PY) -m handoccnet_lite.assignments autograde $(or $(SUBMISSIONS),assignments/submitted)
+
+browser-test: venv  ## the attention explorer in JupyterLab + headless Chromium (needs apt chromium)
+	$(VENV)/bin/pytest -q -m browser tests/test_browser.py
 
 lock:  ## re-resolve requirements.lock from pyproject.toml (Linux x86_64, Python 3.11)
 	uv pip compile pyproject.toml --extra test -o requirements.lock --python-version 3.11 \

@@ -1,0 +1,49 @@
+"""nbgrader configuration for the handoccnet-lite course: this folder is the course directory.
+
+Layout (nbgrader's defaults): source/<assignment>/<notebook>.ipynb (instructor versions, with
+solutions and hidden tests), release/<assignment>/ (student versions, generated, committed),
+submitted/<student>/<assignment>/, autograded/, feedback/ and gradebook.db (git-ignored).
+Run `python -m handoccnet_lite.assignments --help` or see README.md.
+"""
+
+from pathlib import Path
+
+from nbconvert.preprocessors import Preprocessor
+from nbgrader.converters import GenerateAssignment
+from traitlets import Bool
+
+c = get_config()  # noqa: F821 (injected by traitlets when nbgrader loads this file)
+
+c.CourseDirectory.root = str(Path(__file__).resolve().parent)
+c.CourseDirectory.course_id = "handoccnet-lite"
+# The .py twins of the sources (jupytext pairs) hold the solutions: never copy them into a
+# student release or an autograded folder. Extra data files an assignment needs must not be .py.
+c.CourseDirectory.ignore = [
+    ".ipynb_checkpoints",
+    "*.pyc",
+    "__pycache__",
+    "feedback",
+    "*.py",
+    "jupytext.toml",
+]
+
+
+class StudentNotebookMetadata(Preprocessor):
+    """Keep only the kernelspec in a student copy's notebook metadata: the sources' jupytext
+    pairing ("formats": "ipynb,py:percent") must not make students' Jupyter write .py twins."""
+
+    enabled = Bool(True)
+
+    def preprocess(self, nb, resources):
+        nb.metadata = {k: v for k, v in nb.metadata.items() if k == "kernelspec"}
+        return nb, resources
+
+
+c.GenerateAssignment.preprocessors = [
+    *GenerateAssignment.class_traits()["preprocessors"].default(),
+    StudentNotebookMetadata,
+]
+# The stub nbgrader writes in place of each solution (its default, stated here for the record).
+c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
+# Autograding runs each notebook in the environment's `python3` kernel; a cell may take this long.
+c.Execute.timeout = 120
