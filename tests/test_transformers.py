@@ -410,3 +410,21 @@ def test_converter_errors() -> None:
         convert_official_set_state({"module.backbone.toplayer.weight": torch.zeros(1)})
     with pytest.raises(ValueError, match="part must be"):
         official_transformer_keys("regressor")
+
+
+@pytest.mark.parametrize("module", ["FIT", "SET"])
+def test_fused_path_runs_the_flash_kernel(module: str) -> None:
+    """The fused path never builds an N x N map: no softmax op, the CPU flash kernel instead.
+
+    (It falls back to SDPA's math path, O(N^2), when the head dim is not unit-stride.)
+    """
+    from torch.profiler import ProfilerActivity, profile
+
+    x = torch.randn(B, C, G, G)
+    net = FIT(cfg_of()) if module == "FIT" else SET(cfg_of())
+    run = (lambda: net(x, x)) if module == "FIT" else (lambda: net(x))
+    with torch.no_grad(), profile(activities=[ProfilerActivity.CPU]) as prof:
+        run()
+    ops = {e.key for e in prof.key_averages()}
+    assert "aten::_softmax" not in ops
+    assert "aten::_scaled_dot_product_flash_attention_for_cpu" in ops
