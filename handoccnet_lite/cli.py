@@ -199,6 +199,9 @@ def _add_train(sub: Any) -> None:
     p.add_argument("--seed", type=int, default=None, help="seed of everything (default 0)")
     p.add_argument("--workers", type=int, default=None, help="DataLoader workers (default 0)")
     p.add_argument(
+        "--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)"
+    )
+    p.add_argument(
         "--ckpt-every", type=int, default=None, help="checkpoint every N steps (default 100)"
     )
     p.add_argument("--no-augment", action="store_true", help="train without augmentation")
@@ -245,6 +248,7 @@ _FLAG_TO_FIELD = {
     "device": "device",
     "data": "data_root",
     "max_samples": "max_samples",
+    "threads": "threads",
 }
 
 
@@ -261,6 +265,7 @@ def build_train_config(a: argparse.Namespace) -> Any:
     if a.profile:
         prof = get_profile(a.profile)
         cfg = cfg.replace(model=preset(prof.preset), data_root=prof.data.root, **prof.train)
+        cfg = cfg.replace(threads=prof.threads) if prof.threads > 0 else cfg
     if a.config:
         cfg = TrainConfig.load(a.config)
     if a.preset:
@@ -334,7 +339,7 @@ def load_trained(run: str | Path, device: str = "cpu") -> Any:
     state = ckpt.load_checkpoint(ckpt.find_weights(run), map_location="cpu")
     cfg = ModelConfig.from_dict(ckpt.model_config_of(state))
     model = build_model(cfg)
-    model.load_state_dict(state["model"])
+    model.load_state_dict(ckpt.float_weights(state["model"]))  # exported files store float16
     return model.eval(), cfg
 
 
@@ -536,6 +541,37 @@ def _ours_means(path: str, metrics: Any) -> dict[str, float]:
 
 
 # --------------------------------------------------------------------------------------------
+# export
+# --------------------------------------------------------------------------------------------
+def _add_export(sub: Any) -> None:
+    p = _parser(
+        sub,
+        "export",
+        "a small copy of trained weights (float16) + its config JSON",
+        "Write the weights of a run as a small file (float16 storage; `load_trained`, `eval` and\n"
+        "`demo` cast them back to float32) and, beside it, a .json with the model config and\n"
+        "where the weights came from. This is how data_samples/checkpoints/lite_synthocc.pt is\n"
+        "made (see results/cpu_ablation/README.md).",
+        f"  {PROG} export --run runs/cpu_ablation/backbone "
+        "--out data_samples/checkpoints/lite_synthocc.pt\n",
+    )
+    p.add_argument("--run", required=True, help="run folder, model.pt or checkpoint.pt")
+    p.add_argument("--out", required=True, help="output .pt file (a .json is written beside it)")
+    p.add_argument("--fp32", action="store_true", help="keep float32 storage (twice the size)")
+    p.add_argument("--note", default="", help="free text stored in the .json (e.g. the command)")
+    p.set_defaults(func=cmd_export)
+
+
+def cmd_export(a: argparse.Namespace) -> int:
+    from handoccnet_lite.engine.checkpoint import export_model
+
+    out = export_model(a.run, a.out, half=not a.fp32, note=a.note)
+    size = out.stat().st_size / 2**20
+    print(f"wrote {out} ({size:.2f} MiB) and {out.with_suffix('.json')}")
+    return 0
+
+
+# --------------------------------------------------------------------------------------------
 # demo
 # --------------------------------------------------------------------------------------------
 def _add_demo(sub: Any) -> None:
@@ -619,6 +655,7 @@ ADDERS: tuple[Callable[[Any], None], ...] = (
     _add_ablate,
     _add_tables,
     _add_demo,
+    _add_export,
     _add_doctor,
 )
 

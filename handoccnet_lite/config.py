@@ -88,6 +88,7 @@ class ModelConfig:
     backbone: Backbone = "resnet50"
     activation: Activation = "leaky_relu"  # the release uses LeakyReLU(0.01) in its ResNet
     pretrained_backbone: str | None = None  # local path to ImageNet weights; never downloaded
+    backbone_stages: int = 4  # ResNet stages feeding the FPN: 4 = C2..C5 (release), 3 = C2..C4
     input_size: int = 256
     feat_dim: int = 256  # FPN / gate / FIT / SET channels C
     grid: int = 32  # token grid side G = input_size / 8
@@ -174,6 +175,14 @@ def _check_choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
         raise ValueError(f"ModelConfig.{name}={value!r} is not supported; choose one of {choices}.")
 
 
+def _check_stages(cfg: ModelConfig) -> None:
+    if cfg.backbone_stages not in (3, 4):
+        raise ValueError(
+            f"ModelConfig.backbone_stages={cfg.backbone_stages!r} is not supported; use 4 "
+            "(C2..C5 into the FPN, the release) or 3 (C2..C4: ResNet layer4 dropped)."
+        )
+
+
 def _check_sizes(cfg: ModelConfig) -> None:
     """grid = input_size / 8, power of two, deep enough for the hourglass and the encoder."""
     if cfg.input_size % FEATURE_STRIDE or cfg.grid * FEATURE_STRIDE != cfg.input_size:
@@ -219,6 +228,7 @@ def validate_model_config(cfg: ModelConfig) -> None:
     _check_choice("backbone", cfg.backbone, BACKBONES)
     _check_choice("activation", cfg.activation, ACTIVATIONS)
     _check_choice("hand_model", cfg.hand_model, HAND_MODELS)
+    _check_stages(cfg)
     _check_sizes(cfg)
     _check_widths(cfg)
     _check_transformer("fit", cfg.fit, cfg)
@@ -237,16 +247,18 @@ def _paper() -> ModelConfig:
 
 
 def _lite() -> ModelConfig:
-    """CPU ablations: ResNet-18, 128 px, C = 128, 16 x 16 tokens, 2 heads (measured: `preset`)."""
+    """CPU ablations: ResNet-18 C2..C4 (no layer4), 128 px, C = 64, 16 x 16 tokens, 2 heads
+    (measured: `preset`)."""
     return ModelConfig(
         backbone="resnet18",
+        backbone_stages=3,
         input_size=128,
-        feat_dim=128,
+        feat_dim=64,
         grid=16,
-        hourglass_channels=128,
+        hourglass_channels=64,
         hourglass_depth=4,
         mano_hidden=(512, 256),
-        **_transformers(128, 16, 2, 2),
+        **_transformers(64, 16, 2, 2),
     )
 
 
@@ -271,28 +283,31 @@ PRESETS = {"paper": _paper, "lite": _lite, "tiny": _tiny}
 def preset(name: str) -> ModelConfig:
     """A named ModelConfig: "paper" (the release's sizes), "lite" (CPU ablations), "tiny" (tests).
 
-    How lite was chosen: ``benchmarks/bench_presets.py --candidates`` timed a train step (forward
-    + loss + backward + Adam, batch 8, 2 CPU threads, SynthHand) for each candidate. One run on a
-    shared 2-core machine under load (load average 3-4), so absolute numbers are noisy (~2x):
+    How lite was chosen (re-measured for the CPU budget protocol, 2026-11-24):
+    ``benchmarks/bench_presets.py --protocol --candidates --threads 1 --batch 32`` timed, per
+    candidate, a full train step (forward + loss + backward + Adam on images, batch 32), feature
+    extraction (``extract_features``, no grad) and a head train step on cached features
+    (``forward_features`` + loss + backward + Adam over the parameters after the FPN, batch 64).
+    One run on the shared 2-core machine at load average ~4-5, one torch thread, SynthHand;
+    absolute numbers are noisy (~1.5x):
 
-    ==========================================  =======  =======
-    configuration                                params   img/s
-    ==========================================  =======  =======
-    paper: ResNet-50, 256 px, C 256, 4 heads     38.7 M     0.33
-    ResNet-50, 128 px, C 256, 4 heads            36.7 M    11.1
-    ResNet-34, 128 px, C 128, 2 heads            24.6 M     2.4 (load spike)
-    ResNet-18, 256 px, C 128, 2 heads            15.4 M     5.5
-    ResNet-18, 128 px, C 128, 4 heads            15.2 M    29.0
-    **lite**: ResNet-18, 128 px, C 128, 2 heads  14.5 M    30.5
-    ResNet-18, 128 px, C 64, 2 heads             12.3 M    43.7
-    tiny: ResNet-18, 64 px, C 32, 2 heads        11.4 M   108
-    ==========================================  =======  =======
+    =================================================  =======  ======  =======  ======
+    configuration (all 128 px, 2 heads, depth 2)        params   train  extract    head
+                                                                 img/s    img/s   img/s
+    =================================================  =======  ======  =======  ======
+    old lite: ResNet-18 C2..C5, C 128, hourglass 128    14.5 M     18     115       35
+    ResNet-18 C2..C4 (no layer4), C 128                  6.1 M     21     132       35
+    **lite**: ResNet-18 C2..C4, C 64, hourglass 64       3.9 M     33-36  150-160   99
+    =================================================  =======  ======  =======  ======
 
-    Input size dominates (256 -> 128 px is ~5x with ResNet-18); ResNet-18 is ~3x cheaper than
-    ResNet-50 at 128 px. Among the ~30-45 img/s candidates, C = 128 with 2 heads keeps the
-    paper's head dimension (64) and a 16 x 16 token grid, at ~30 % more time than C = 64:
-    about 6 minutes per 10k-crop epoch on 2 cores. ResNet-18 holds 11.2 M of lite's 14.5 M
-    parameters.
+    Dropping layer4 (8.4 M of the old 14.5 M parameters) makes the bundled checkpoint small
+    (3.9 M parameters: 7.8 MB in float16) at little cost in time (layer4 runs on 4 x 4 maps);
+    C = 64 (head dimension 32) makes the head ~3x faster (the head is FIT/SET attention ~25 %,
+    their linear layers ~40 %, the hourglass/encoder convolutions ~20 % of a head step, by
+    torch.profiler). Threads matter more than any width on a busy machine: at load ~5 the lite
+    train step ran at 1.1 img/s with 2 torch threads against 32 img/s with 1 (OpenMP threads
+    wait on each other when a core is taken), so the `cpu` profile uses 1 thread per process.
+    Earlier (2 threads, batch 8, load 3-4): paper 0.33 img/s, old lite 30.5 img/s.
     """
     if name not in PRESETS:
         raise ValueError(f"Unknown preset {name!r}; choose one of {sorted(PRESETS)}.")

@@ -124,17 +124,20 @@ assert images.shape == (N_SAMPLES, 3, cfg.input_size, cfg.input_size)
 # %% [markdown]
 # ## 3. ResNet trunk: C2 ... C5
 #
-# The trunk is torchvision's ResNet without its pooling head, returning the outputs of its four
-# stages (their strides are printed below). The release's ResNet copy uses LeakyReLU (PyTorch's
+# The trunk is torchvision's ResNet without its pooling head, returning the outputs of its
+# stages (four in the paper; the `lite` preset keeps three, `backbone_stages=3`, to stay small
+# and fast on a CPU; their strides are printed below). The release's ResNet copy uses LeakyReLU (PyTorch's
 # default slope) wherever torchvision uses ReLU; the package swaps those modules.
 
 # %%
 with torch.no_grad():
-    feats = backbone.trunk(images)  # [C2, C3, C4, C5]
+    feats = backbone.trunk(images)  # [C2, C3, C4, C5] (lite: backbone_stages=3 drops C5)
+print("backbone_stages:", cfg.backbone_stages)
 for k, f in enumerate(feats, start=2):
     print(f"C{k}: {tuple(f.shape)}  stride {S // f.shape[-1]}")
-assert [f.shape[1] for f in feats] == list(RESNET_CHANNELS[cfg.backbone])
-assert [S // f.shape[-1] for f in feats] == [4, 8, 16, 32]
+assert len(feats) == cfg.backbone_stages
+assert [f.shape[1] for f in feats] == list(RESNET_CHANNELS[cfg.backbone])[: len(feats)]
+assert [S // f.shape[-1] for f in feats] == [4, 8, 16, 32][: len(feats)]
 acts = pd.Series([type(m).__name__ for m in backbone.trunk.modules()]).value_counts()
 print("activation modules:", acts[acts.index.str.contains("ReLU")].to_dict())
 slopes = {m.negative_slope for m in backbone.trunk.modules() if isinstance(m, nn.LeakyReLU)}

@@ -66,6 +66,10 @@ def test_ablation_runs_then_skips_finished_runs(tmp_path: Path) -> None:
     assert "CPU budget protocol" in (out / "report.md").read_text()
     mean_pose = json.loads((out / "mean_pose.json").read_text())
     assert mean_pose["pa_mpjpe"] > 0
+    stage1 = json.loads((out / "backbone" / ablation.STAGE1_METRICS).read_text())
+    assert stage1["pa_mpjpe"] > 0 and "Stage-1 full model" in (out / "report.md").read_text()
+    timings = json.loads((out / ablation.TIMINGS_NAME).read_text())
+    assert {"data", "backbone", "feature_cache", "head_runs"} <= set(timings)
 
     stamps = {p: p.stat().st_mtime_ns for p in out.glob("*/seed0/metrics.json")}
     logs.clear()
@@ -76,6 +80,30 @@ def test_ablation_runs_then_skips_finished_runs(tmp_path: Path) -> None:
     paths = ablation.plot_results(out, figs)
     assert [p.name for p in paths] == ["ablation_pa_mpjpe.png", "ablation_vs_occlusion.png"]
     assert all(p.stat().st_size > 1000 for p in paths)
+
+
+def test_separate_test_root_and_missing_data(tmp_path: Path) -> None:
+    """DataSpec.test_root points the test split at another SynthOcc root; a missing split the
+    profile does not generate is a clear error naming it."""
+    samples = get_profile("quick").data.root
+    spec = DataSpec(root="/nonexistent", test_root=samples)
+    assert spec.test_dir == samples and DataSpec(root=samples).test_dir == samples
+    prof = dataclasses.replace(mini_profile(), data=spec)
+    with pytest.raises(FileNotFoundError, match="/nonexistent/train"):
+        ablation.Ablation(prof, tmp_path, device="cpu", progress=False).run()
+
+
+@pytest.mark.slow
+def test_parallel_head_runs(tmp_path: Path) -> None:
+    """parallel_runs=2 trains the head runs in two spawned processes (~90 s here: slow)."""
+    prof = dataclasses.replace(
+        mini_profile(), variants=("official",), seeds=(0, 1), threads=1, parallel_runs=2
+    )
+    logs: list[str] = []
+    runs = ablation.Ablation(prof, tmp_path, device="cpu", progress=False, log=logs.append)
+    table = runs.run()
+    assert sorted(table["seed"]) == [0, 1] and table["pa_mpjpe"].notna().all()
+    assert sum("done official seed" in line for line in logs) == 2, logs
 
 
 def test_unknown_variant_is_a_clear_error(tmp_path: Path) -> None:

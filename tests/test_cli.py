@@ -12,7 +12,7 @@ import pytest
 from handoccnet_lite.cli import main
 from handoccnet_lite.utils import DATA_SAMPLES_DIR, REPO_ROOT
 
-SUBCOMMANDS = ("data", "train", "eval", "ablate", "tables", "demo", "doctor")
+SUBCOMMANDS = ("data", "train", "eval", "ablate", "tables", "demo", "export", "doctor")
 SAMPLES = str(DATA_SAMPLES_DIR / "synthocc")
 
 
@@ -132,6 +132,28 @@ def test_tiny_train_eval_demo_tables(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert main(["tables", "table5", "--ours", str(csv), "--seeds", "0"]) == 0
     text = capsys.readouterr().out
     assert "HandOccNet" in text and "SynthOcc" in text
+    _check_export(run, tmp_path / "bundle" / "small.pt")
+
+
+def _check_export(run: Path, small: Path) -> None:
+    """`export` stores float16 weights (about half the bytes) plus a config JSON, and
+    load_trained gives back a float32 model whose outputs match the original to fp16 precision."""
+    import json
+
+    import torch
+
+    from handoccnet_lite.cli import load_trained
+
+    assert main(["export", "--run", str(run), "--out", str(small), "--note", "test"]) == 0
+    info = json.loads(small.with_suffix(".json").read_text())
+    assert info["storage_dtype"] == "float16" and info["model_config"]["input_size"] == 64
+    assert small.stat().st_size < 0.6 * (run / "model.pt").stat().st_size
+    (full, _), (half, _) = load_trained(run), load_trained(small)
+    assert all(p.dtype == torch.float32 for p in half.parameters())
+    image = torch.rand(2, 3, 64, 64, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        a, b = full(image)["joints"], half(image)["joints"]
+    torch.testing.assert_close(a, b, atol=2e-3, rtol=2e-2)
 
 
 def test_ablate_list_shows_status(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -95,3 +95,11 @@ def test_from_dict_rejects_unknown_keys() -> None:
 def test_config_import_is_light() -> None:
     code = "import sys, handoccnet_lite.config; assert 'torch' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_backbone_stages_option() -> None:
+    """3 or 4 ResNet stages into the FPN; anything else is a clear error; presets keep theirs."""
+    assert preset("paper").backbone_stages == 4 and preset("tiny").backbone_stages == 4
+    assert preset("lite").backbone_stages == 3
+    with pytest.raises(ValueError, match="backbone_stages=5"):
+        preset("tiny").replace(backbone_stages=5)

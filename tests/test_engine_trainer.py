@@ -158,3 +158,16 @@ def test_tiny_end_to_end_train_eval(tmp_path: Path) -> None:
     assert (df["pa_mpjpe"] <= df["mpjpe"] + 1e-6).all() and (df["visible_joints"] <= 21).all()
     curve = ev.occlusion_curve(df, "pa_mpjpe")
     assert curve["count"].sum() == 8
+
+
+def test_auto_hand_model_is_pinned_in_the_run_config(monkeypatch) -> None:
+    """A run saved with hand_model="auto" would load a MANO hand on SynthHand-trained weights
+    once a user adds MANO: the trainer pins the backend it actually used."""
+    from handoccnet_lite.config import preset
+    from handoccnet_lite.engine.trainer import TrainConfig, pin_hand_model
+
+    monkeypatch.delenv("HANDOCCNET_MANO_DIR", raising=False)
+    cfg = TrainConfig(model=preset("tiny").replace(hand_model="auto"))
+    assert pin_hand_model(cfg).model.hand_model == "synth"
+    mano = TrainConfig(model=preset("tiny").replace(hand_model="mano"))
+    assert pin_hand_model(mano) is mano

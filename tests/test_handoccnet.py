@@ -115,3 +115,33 @@ def test_cuda_forward_matches_cpu() -> None:
     cpu = model(x)
     gpu = model.to("cuda")(x.to("cuda"))
     torch.testing.assert_close(gpu["joints"].cpu(), cpu["joints"], atol=1e-4, rtol=1e-3)
+
+
+def test_feature_hooks_split_forward(tiny: HandOccNet) -> None:
+    """forward == forward_features(extract_features(image)); the hooks check their input."""
+    model = tiny.eval()
+    images = _images(seed=3)
+    with torch.no_grad():
+        feat = model.extract_features(images)  # (2, 32, 8, 8)
+        split = model.forward_features(feat)
+        whole = model(images)
+    assert feat.shape == (2, 32, 8, 8)
+    for key in OUTPUT_KEYS:
+        torch.testing.assert_close(split[key], whole[key])
+    assert set(model.forward_features(feat, return_maps=True)) >= {"maps", "heatmaps"}
+    names = [n for n, _ in model.named_parameters()]
+    frozen = [n for n in names if n.startswith(tuple(p + "." for p in model.feature_modules))]
+    assert frozen and not any(n.startswith("backbone.gate") for n in frozen)
+    with pytest.raises(ValueError, match="pre-gate feature of shape"):
+        model.forward_features(feat[:, :16])
+
+
+def test_three_stage_backbone_drops_layer4() -> None:
+    """backbone_stages=3 feeds C2..C4 to the FPN: no layer4, same output shapes."""
+    full, short = _model(), _model(backbone_stages=3)
+    assert short.backbone.trunk.layer4 is None and len(short.backbone.fpn.lateral) == 3
+    n_full = sum(p.numel() for p in full.parameters())
+    n_short = sum(p.numel() for p in short.parameters())
+    assert n_full - n_short > 8_000_000  # ResNet-18 layer4 + its lateral
+    out = short.eval()(_images())
+    assert out["joints"].shape == (2, 21, 3) and out["gate"].shape == (2, 1, 8, 8)

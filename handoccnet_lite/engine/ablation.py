@@ -21,10 +21,11 @@ CPU budget protocol ("cached", see `engine.profiles`): one backbone for all vari
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,7 +33,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset
 
@@ -43,6 +43,8 @@ from handoccnet_lite.engine.profiles import BASELINE_VARIANT, VARIANTS, Profile
 from handoccnet_lite.utils import atomic_torch_save, atomic_write_bytes, resolve_device
 
 METRICS_NAME = "metrics.json"
+TIMINGS_NAME = "timings.json"
+STAGE1_METRICS = "test_metrics.json"  # of backbone/: the stage-1 full model on the test set
 HEADLINE = ("pa_mpjpe", "mpjpe", "pa_mpvpe", "f5", "f15")
 HIGHER_IS_BETTER = {"f5", "f15", "auc_j", "auc_v"}
 
@@ -77,35 +79,16 @@ def variant_config(base: ModelConfig, variant: str) -> ModelConfig:
 # cached-feature protocol: the hooks into the model
 # --------------------------------------------------------------------------------------------
 def extract_pregate(model: nn.Module, image: Tensor) -> Tensor:
-    """Backbone + FPN + 2x pooling: the pre-gate feature F (B, C, G, G) of images (B, 3, S, S).
-
-    Uses the model's `extract_features` hook when it has one; otherwise its public parts
-    (backbone.trunk, backbone.fpn), mirroring Backbone.forward up to the gate.
-    """
-    m = ckpt.unwrap(model)
-    if hasattr(m, "extract_features"):
-        return m.extract_features(image)
-    from handoccnet_lite.model.backbone import check_image
-
-    check_image(image, m.backbone.input_size)
-    p2 = m.backbone.fpn(m.backbone.trunk(image))  # (B, C, S/4, S/4)
-    return F.avg_pool2d(p2, kernel_size=2, stride=2)  # (B, C, G, G)
+    """Backbone + FPN + 2x pooling: the pre-gate feature F (B, C, G, G) of images (B, 3, S, S)."""
+    return ckpt.unwrap(model).extract_features(image)
 
 
 def forward_from_features(model: nn.Module, feat: Tensor) -> dict[str, Tensor]:
     """Gate, FIT, SET and regressor on the pre-gate feature F (B, C, G, G): HandOccNet's output
-    dict without `maps`. Uses the model's `forward_features` hook when it has one."""
+    dict without `maps`."""
     if isinstance(model, FeatureHead) or _is_wrapped_head(model):
         return model(feat)
-    m = ckpt.unwrap(model)
-    if hasattr(m, "forward_features"):
-        return m.forward_features(feat)
-    primary, secondary, gate = m.backbone.gate(feat)  # (B, C, G, G) x2, (B, 1, G, G)
-    enhanced, _ = m.enhance(primary, secondary, False)  # (B, C, G, G)
-    out = m.regressor(enhanced)
-    out.pop("heatmaps", None)
-    out["gate"] = gate
-    return out
+    return ckpt.unwrap(model).forward_features(feat)
 
 
 def _is_wrapped_head(model: nn.Module) -> bool:
@@ -114,8 +97,7 @@ def _is_wrapped_head(model: nn.Module) -> bool:
 
 def backbone_prefixes(model: nn.Module) -> tuple[str, ...]:
     """State-dict prefixes of the parts before the gate (frozen in the cached protocol)."""
-    m = ckpt.unwrap(model)
-    return tuple(getattr(m, "feature_modules", ("backbone.trunk", "backbone.fpn")))
+    return tuple(ckpt.unwrap(model).feature_modules)
 
 
 def is_backbone_key(name: str, prefixes: tuple[str, ...]) -> bool:
@@ -301,6 +283,7 @@ class Ablation:
             device=self.device,
             progress=self.progress,
             inputs="features" if head else "image",
+            threads=self.profile.threads,
             **over,
         )
 
@@ -311,17 +294,24 @@ class Ablation:
         """Train (augmented, seeded) and test SynthOcc image sets of the profile (generated if
         missing)."""
         from handoccnet_lite.data.dataset import SynthOccDataset
-        from handoccnet_lite.engine.trainer import first_items
+        from handoccnet_lite.engine.trainer import ALL_SHARDS, first_items
 
         ensure_data(self.profile, self.progress)
         size = self.base_model_config().input_size
         spec = self.profile.data
         return (
             first_items(
-                SynthOccDataset(spec.root, "train", size, augment=True, seed=seed or self.seeds[0]),
+                SynthOccDataset(
+                    spec.root,
+                    "train",
+                    size,
+                    augment=True,
+                    seed=seed or self.seeds[0],
+                    cache_shards=ALL_SHARDS,
+                ),
                 spec.max_train,
             ),
-            first_items(SynthOccDataset(spec.root, "test", size, augment=False), spec.max_test),
+            first_items(SynthOccDataset(spec.test_dir, "test", size, augment=False), spec.max_test),
         )
 
     # ---- cached protocol ------------------------------------------------------------------
@@ -385,8 +375,13 @@ class Ablation:
         return [r for r in self.run_dirs() if not run_done(r[2])]
 
     def run(self) -> pd.DataFrame:
-        """Run every pending run, then collect results; returns the runs table."""
+        """Run every pending run, then collect results; returns the runs table.
+
+        Wall time of each stage is added to timings.json (seconds; a resumed run adds its own).
+        """
         self.out_dir.mkdir(parents=True, exist_ok=True)
+        if self.profile.threads > 0:
+            torch.set_num_threads(self.profile.threads)
         pending = self.pending()
         done = len(self.run_dirs()) - len(pending)
         self.log(
@@ -395,20 +390,85 @@ class Ablation:
         )
         if pending or not (self.out_dir / "mean_pose.json").is_file():
             train_set, test_set = self._prepare_sets()
-            self._baseline(train_set, test_set)
-            for i, (variant, seed, run_dir) in enumerate(pending, 1):
-                self.log(f"[{i}/{len(pending)}] {variant} seed {seed} -> {run_dir}")
-                self.run_one(variant, seed, run_dir, train_set, test_set)
+            with self.timed("mean_pose_baseline"):
+                self._baseline(train_set, test_set)
+            with self.timed("head_runs" if self.profile.protocol == "cached" else "runs"):
+                if self.profile.parallel_runs > 1 and self.profile.protocol == "cached":
+                    self._run_parallel(pending)
+                else:
+                    for i, (variant, seed, run_dir) in enumerate(pending, 1):
+                        self.log(f"[{i}/{len(pending)}] {variant} seed {seed} -> {run_dir}")
+                        self.run_one(variant, seed, run_dir, train_set, test_set)
         return collect(self.out_dir, self.profile)
 
+    def _run_parallel(self, pending: list[tuple[str, int, Path]]) -> None:
+        """Head runs in `profile.parallel_runs` spawned processes (each `profile.threads`
+        threads), each reading the feature cache itself; results land as in the serial loop."""
+        import multiprocessing as mp
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+
+        ctx = mp.get_context("spawn")  # no fork after torch's thread pools started
+        args = (self.profile, str(self.out_dir), self.device)
+        with ProcessPoolExecutor(self.profile.parallel_runs, mp_context=ctx) as pool:
+            futures = {
+                pool.submit(_parallel_run, *args, variant, seed): (variant, seed)
+                for variant, seed, _ in pending
+            }
+            for i, fut in enumerate(as_completed(futures), 1):
+                variant, seed = futures[fut]
+                m = fut.result()  # re-raises a failed run's error
+                self.log(
+                    f"[{i}/{len(pending)}] done {variant} seed {seed}: PA-MPJPE "
+                    f"{m['pa_mpjpe']:.2f} mm in {m['seconds']:.0f} s"
+                )
+
+    @contextlib.contextmanager
+    def timed(self, stage: str) -> Iterator[None]:
+        """Add the wall time of the block to timings.json under `stage`."""
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            path = self.out_dir / TIMINGS_NAME
+            times = json.loads(path.read_text()) if path.is_file() else {}
+            times[stage] = round(times.get(stage, 0.0) + time.perf_counter() - start, 1)
+            _write_json(path, times)
+
     def _prepare_sets(self) -> tuple[Dataset, Dataset]:
-        train_img, test_img = self.datasets()
+        with self.timed("data"):
+            train_img, test_img = self.datasets()
         if self.profile.protocol == "full":
             return train_img, test_img
-        weights = self.backbone(train_img)
-        self.feature_cache(weights, train_img, test_img)
+        with self.timed("backbone"):
+            weights = self.backbone(train_img)
+        with self.timed("feature_cache"):
+            self.feature_cache(weights, train_img, test_img)
         folder = self.out_dir / "features"
-        return FeatureDataset.load(folder / "train.pt"), FeatureDataset.load(folder / "test.pt")
+        train_set = FeatureDataset.load(folder / "train.pt")
+        test_set = FeatureDataset.load(folder / "test.pt")
+        with self.timed("backbone_eval"):
+            self.evaluate_backbone(weights, test_set)
+        return train_set, test_set
+
+    def evaluate_backbone(self, weights: Path, test_set: Dataset) -> None:
+        """Score the stage-1 full model (official head) on the test set: backbone/test_metrics.json.
+
+        Its head runs on the cached test features, which equals running it on the test images
+        (eval mode, same weights)."""
+        path = weights.parent / STAGE1_METRICS
+        if path.is_file():
+            return
+        from handoccnet_lite.engine.trainer import build_model
+
+        state = ckpt.load_checkpoint(weights)
+        model = build_model(ModelConfig.from_dict(ckpt.model_config_of(state)))
+        model.load_state_dict(state["model"])
+        df = ev.evaluate_model(
+            model, test_set, self.profile.eval_batch, self.device, self.progress, inputs="features"
+        )
+        df.to_csv(weights.parent / "test_per_sample.csv", index=False)
+        means = ev.summary_table(df).iloc[0].to_dict()
+        _write_json(path, {k: float(v) for k, v in means.items()})
 
     def _baseline(self, train_set: Dataset, test_set: Dataset) -> None:
         """Mean-pose baseline: fit on the train set, score on the test set (mean_pose.json)."""
@@ -444,24 +504,50 @@ class Ablation:
         return finish_run(run_dir, per_sample, meta)
 
 
+_WORKER_SETS: dict[str, tuple[Dataset, Dataset]] = {}
+
+
+def _quiet(message: str) -> None:
+    """Workers do not print the runner's notes (the parent logs each finished run)."""
+
+
+def _parallel_run(
+    profile: Profile, out_dir: str, device: str, variant: str, seed: int
+) -> dict[str, Any]:
+    """One head run in a worker process (see Ablation._run_parallel); returns its metrics."""
+    if profile.threads > 0:
+        torch.set_num_threads(profile.threads)
+    if out_dir not in _WORKER_SETS:
+        folder = Path(out_dir) / "features"
+        _WORKER_SETS[out_dir] = (
+            FeatureDataset.load(folder / "train.pt"),
+            FeatureDataset.load(folder / "test.pt"),
+        )
+    train_set, test_set = _WORKER_SETS[out_dir]
+    abl = Ablation(profile, Path(out_dir), (variant,), (seed,), device, progress=False, log=_quiet)
+    run_dir = Path(out_dir) / variant / f"seed{seed}"
+    return abl.run_one(variant, seed, run_dir, train_set, test_set)
+
+
 def ensure_data(profile: Profile, progress: bool = True) -> None:
     """Generate the profile's SynthOcc set when missing (bundled samples are never rebuilt)."""
     spec = profile.data
-    root = Path(spec.root)
     todo = [
-        (s, n)
-        for s, n in (("train", spec.n_train), ("test", spec.n_test))
-        if not (root / s / "manifest.json").is_file()
+        (Path(r), s, n)
+        for r, s, n in ((spec.root, "train", spec.n_train), (spec.test_dir, "test", spec.n_test))
+        if not (Path(r) / s / "manifest.json").is_file()
     ]
     if not todo:
         return
-    if spec.n_train == 0:
+    missing = [f"{r}/{s}" for r, s, n in todo if n == 0]
+    if missing:
         raise FileNotFoundError(
-            f"The bundled samples are missing at {root}; run `handoccnet-lite data --samples`."
+            f"SynthOcc split(s) {missing} are missing and the profile does not generate them; "
+            "for the bundled samples run `handoccnet-lite data --samples`."
         )
     from handoccnet_lite.data.synthocc import generate_synthocc
 
-    for split, n in todo:
+    for root, split, n in todo:
         generate_synthocc(
             root,
             n,
@@ -547,11 +633,20 @@ def _markdown(df: pd.DataFrame, digits: int = 3) -> str:
     return "\n".join(lines)
 
 
+def _relative(value: float, reference: float) -> str:
+    """'12.3% better than' or '4.5% worse than' (errors: lower is better)."""
+    gain = 1 - value / reference
+    return f"{abs(gain):.1%} {'better' if gain >= 0 else 'worse'} than"
+
+
 def write_report(
     out_dir: Path, summary: pd.DataFrame, paired: pd.DataFrame, profile: Profile | None
 ) -> Path:
     """report.md: protocol statement, mean-pose reference, summary and paired tables."""
-    lines = ["# Ablation results (SynthOcc test split; our measurements, not the paper's)", ""]
+    lines = [
+        "# Ablation results (SynthOcc (synthetic) test split; our measurements, not the paper's)",
+        "",
+    ]
     if profile is not None:
         lines += [
             f"Profile `{profile.name}` (preset {profile.preset}), {profile.protocol} "
@@ -572,6 +667,14 @@ def write_report(
             f"Mean-pose baseline: PA-MPJPE {ref['pa_mpjpe']:.2f} mm, MPJPE {ref['mpjpe']:.2f} mm.",
             "",
         ]
+    stage1 = out_dir / "backbone" / STAGE1_METRICS
+    if stage1.is_file() and mp.is_file():
+        s1 = json.loads(stage1.read_text())["pa_mpjpe"]
+        lines += [
+            f"Stage-1 full model (backbone + FPN + official head, trained on images): PA-MPJPE "
+            f"{s1:.2f} mm, {_relative(s1, ref['pa_mpjpe'])} the mean pose.",
+            "",
+        ]
     lines += ["## Mean over seeds with 95% t-interval", "", _markdown(summary), ""]
     if not paired.empty:
         cols = ["a", "b", "value", "n", "mean_diff", "ci_low", "ci_high", "p_value", "better"]
@@ -579,6 +682,19 @@ def write_report(
     path = out_dir / "report.md"
     path.write_text("\n".join(lines))
     return path
+
+
+def _reference_lines(ax: Any, out_dir: Path) -> None:
+    """Dashed lines for the mean-pose baseline and the stage-1 full model, when recorded."""
+    refs = [
+        (out_dir / "mean_pose.json", "mean-pose baseline", "tab:red"),
+        (out_dir / "backbone" / STAGE1_METRICS, "stage-1 full model", "tab:blue"),
+    ]
+    for path, label, color in refs:
+        if path.is_file():
+            value = json.loads(path.read_text())["pa_mpjpe"]
+            ax.axhline(value, ls="--", lw=1, color=color, label=f"{label} ({value:.1f} mm)")
+    ax.legend(fontsize=7, ncols=2)
 
 
 def plot_results(out_dir: str | Path, figures_dir: str | Path | None = None) -> list[Path]:
@@ -615,11 +731,15 @@ def plot_results(out_dir: str | Path, figures_dir: str | Path | None = None) -> 
         size=5,
         alpha=0.8,
     )
+    _reference_lines(ax, out_dir)
     ax.set_ylabel("PA-MPJPE (mm)")
-    ax.set_title("Ablation on SynthOcc test (mean, 95% CI over seeds; dots = seeds)")
+    ax.set_title("Ablation on SynthOcc (synthetic) test: mean, bootstrap 95% CI over seeds")
     paths = [save_figure(fig, "ablation_pa_mpjpe", figures_dir)]
     plt.close(fig)
     fig = ev.plot_vs_occlusion(per_sample, "pa_mpjpe", hue="variant")
+    fig.axes[0].set_title(
+        "pa_mpjpe vs occlusion, SynthOcc (synthetic) test: mean, 95% CI over samples x seeds"
+    )
     paths.append(save_figure(fig, "ablation_vs_occlusion", figures_dir))
     plt.close(fig)
     return paths

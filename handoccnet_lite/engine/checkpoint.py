@@ -157,3 +157,36 @@ def model_config_of(state: dict[str, Any]) -> dict[str, Any]:
     if "model_config" in state:
         return state["model_config"]
     return state["config"]["model"]
+
+
+def float_weights(state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """The state dict with float16 tensors cast back to float32 (see `export_model`)."""
+    return {k: v.float() if v.dtype == torch.float16 else v for k, v in state_dict.items()}
+
+
+def export_model(src: str | Path, dst: str | Path, half: bool = True, **meta: Any) -> Path:
+    """A small, shareable copy of a run's weights: `dst` (.pt, float16 storage when `half`)
+    plus `dst` with suffix .json (the model config and `meta`). Loading goes through
+    `float_weights`, so the model computes in float32 either way."""
+    import json
+
+    src_path = find_weights(src)
+    state = load_checkpoint(src_path)
+    weights = state["model"]
+    if half:
+        weights = {k: v.half() if v.is_floating_point() else v for k, v in weights.items()}
+    info = {
+        "storage_dtype": "float16" if half else "float32",
+        "source": str(src_path),
+        "steps": state.get("steps"),
+        **meta,
+    }
+    dst = Path(dst)
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    atomic_torch_save(
+        {"format": FORMAT_VERSION, "model": weights, "model_config": model_config_of(state)} | info,
+        dst,
+    )
+    config = {"model_config": model_config_of(state), **info}
+    dst.with_suffix(".json").write_text(json.dumps(config, indent=2, default=str) + "\n")
+    return dst

@@ -10,6 +10,8 @@ from .set import SET
 __all__ = ["FIT", "SET", "AttentionMaps"]
 
 # Backbone, regressor, the whole network and the release's checkpoint (appended by their author).
+from handoccnet_lite.config import preset  # noqa: E402
+
 from .backbone import Backbone, BackboneOutput, SpatialGate  # noqa: E402
 from .checkpoint import CheckpointReport, load_official_checkpoint  # noqa: E402
 from .handoccnet import HandOccNet  # noqa: E402
@@ -18,5 +20,5 @@ from .rotations import matrix_to_axis_angle, rot6d_to_matrix  # noqa: E402
 
 __all__ += [
     "Backbone", "BackboneOutput", "CheckpointReport", "HandOccNet", "Regressor", "SpatialGate",
-    "load_official_checkpoint", "matrix_to_axis_angle", "rot6d_to_matrix",
+    "load_official_checkpoint", "matrix_to_axis_angle", "preset", "rot6d_to_matrix",
 ]  # fmt: skip

@@ -7,7 +7,8 @@ Release facts (common/nets/backbone.py, common/nets/cbam.py):
 - its own ResNet copy uses ``LeakyReLU(inplace=True)`` (negative slope 0.01, PyTorch's default)
   in every place torchvision uses ReLU: after the stem BN, after bn1 and bn2 inside each block,
   and after the residual addition. ``activation="leaky_relu"`` swaps exactly those modules.
-- FPN: 1x1 laterals (with bias) to 256 channels on C2..C5; bilinear (align_corners=False)
+- FPN: 1x1 laterals (with bias) to 256 channels on C2..C5 (C2..C4 with
+  ``backbone_stages=3``, our CPU option, not the release's); bilinear (align_corners=False)
   upsample-and-add from P5 down to P2; a 3x3 smoothing conv on P2. The release also defines a
   smoothing conv on P3, but applies it after P2 has been computed, so it never reaches the output:
   we do not build it (its checkpoint weights are reported as unused).
@@ -87,24 +88,36 @@ def use_leaky_relu(net: nn.Module, slope: float = LEAKY_SLOPE) -> None:
 
 
 class ResNetTrunk(nn.Module):
-    """torchvision ResNet without avgpool/fc, returning C2..C5 (strides 4, 8, 16, 32)."""
+    """torchvision ResNet without avgpool/fc, returning C2..C5 (strides 4, 8, 16, 32).
 
-    def __init__(self, name: str, activation: str, weights: str | None = None) -> None:
+    ``stages=3`` drops layer4 (C5) and returns C2..C4 (a lighter CPU option: layer4 holds 8.4 M
+    of ResNet-18's 11.2 M parameters); the release uses all four.
+    """
+
+    def __init__(
+        self, name: str, activation: str, weights: str | None = None, stages: int = 4
+    ) -> None:
         super().__init__()
+        if stages not in (3, 4):
+            raise ValueError(
+                f"ResNetTrunk: stages={stages} is not supported; use 4 (C2..C5, the release) or "
+                "3 (C2..C4, layer4 dropped)."
+            )
         net = getattr(torchvision.models, name)(weights=None)
         if weights is not None:
             load_imagenet_weights(net, weights)
         if activation == "leaky_relu":
             use_leaky_relu(net)
         self.stem = nn.Sequential(net.conv1, net.bn1, net.relu, net.maxpool)  # release: layer0
-        self.layer1, self.layer2, self.layer3, self.layer4 = (
-            net.layer1, net.layer2, net.layer3, net.layer4,
-        )  # fmt: skip
+        self.layer1, self.layer2, self.layer3 = net.layer1, net.layer2, net.layer3
+        self.layer4 = net.layer4 if stages == 4 else None
 
     def forward(self, image: Tensor) -> list[Tensor]:
         c2 = self.layer1(self.stem(image))  # (B, C2, S/4, S/4)
         c3 = self.layer2(c2)  # (B, C3, S/8, S/8)
         c4 = self.layer3(c3)  # (B, C4, S/16, S/16)
+        if self.layer4 is None:
+            return [c2, c3, c4]
         c5 = self.layer4(c4)  # (B, C5, S/32, S/32)
         return [c2, c3, c4, c5]
 
@@ -148,12 +161,16 @@ class Backbone(nn.Module):
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
         self.input_size = cfg.input_size
-        self.trunk = ResNetTrunk(cfg.backbone, cfg.activation, cfg.pretrained_backbone)
-        self.fpn = TopDownFPN(RESNET_CHANNELS[cfg.backbone], cfg.feat_dim)
+        stages = cfg.backbone_stages
+        self.trunk = ResNetTrunk(cfg.backbone, cfg.activation, cfg.pretrained_backbone, stages)
+        self.fpn = TopDownFPN(RESNET_CHANNELS[cfg.backbone][:stages], cfg.feat_dim)
         self.gate = SpatialGate()
 
-    def forward(self, image: Tensor) -> BackboneOutput:
+    def features(self, image: Tensor) -> Tensor:
+        """The pre-gate feature F (B, C, G, G): trunk, FPN top-down path, 2x average pooling."""
         check_image(image, self.input_size)
         p2 = self.fpn(self.trunk(image))  # (B, C, S/4, S/4)
-        feat = F.avg_pool2d(p2, kernel_size=2, stride=2)  # (B, C, G, G)
-        return self.gate(feat)
+        return F.avg_pool2d(p2, kernel_size=2, stride=2)  # (B, C, G, G)
+
+    def forward(self, image: Tensor) -> BackboneOutput:
+        return self.gate(self.features(image))
