@@ -43,7 +43,7 @@ lab: venv  ## JupyterLab on notebooks/
 	$(VENV)/bin/jupyter lab notebooks/
 
 bench: venv  ## the benchmark scripts (prints tables; numbers depend on the machine)
-	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(PY) $$b --quick || exit 1; done
+	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
 
 assignments: venv  ## regenerate the student copies (assignments/release/) from the nbgrader sources
 	$(PY) -m handoccnet_lite.assignments release

@@ -123,3 +123,34 @@ def run_checks() -> list[Check]:
 def report() -> str:
     """A printable report, one line per check."""
     return "\n".join(c.line() for c in run_checks())
+
+
+def bundled_model_quality() -> dict[str, float] | None:
+    """PA-MPJPE (mm) of the bundled lite checkpoint and of the mean-pose baseline on the held-out
+    SynthOcc test split, read from the committed CPU-ablation results (None when absent)."""
+    import json
+
+    folder = REPO_ROOT / "results" / "cpu_ablation"
+    try:
+        model = json.loads((folder / "stage1_test_metrics.json").read_text())["pa_mpjpe"]
+        mean_pose = json.loads((folder / "mean_pose.json").read_text())["pa_mpjpe"]
+    except (OSError, KeyError, ValueError):
+        return None
+    return {"bundled_pa_mpjpe": float(model), "mean_pose_pa_mpjpe": float(mean_pose)}
+
+
+def bundled_model_caveat() -> str:
+    """One honest line about how good the bundled checkpoint is, computed from the results."""
+    q = bundled_model_quality()
+    if q is None:
+        return "No committed evaluation of the bundled checkpoint found (results/cpu_ablation/)."
+    verdict = "better" if q["bundled_pa_mpjpe"] < q["mean_pose_pa_mpjpe"] else "WORSE"
+    return (
+        f"Bundled lite checkpoint on the SynthOcc test split (synthetic): PA-MPJPE "
+        f"{q['bundled_pa_mpjpe']:.2f} mm vs {q['mean_pose_pa_mpjpe']:.2f} mm for the mean pose, "
+        f"i.e. {verdict} than predicting the average hand: read its maps as those of an "
+        "under-trained model."
+        if verdict == "WORSE"
+        else f"Bundled lite checkpoint: PA-MPJPE {q['bundled_pa_mpjpe']:.2f} mm vs "
+        f"{q['mean_pose_pa_mpjpe']:.2f} mm for the mean pose (SynthOcc test split, synthetic)."
+    )

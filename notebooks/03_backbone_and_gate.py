@@ -82,6 +82,12 @@ print(
     f"G = {cfg.grid}"
 )
 
+# %%
+from handoccnet_lite.doctor import bundled_model_caveat
+
+if TRAINED:
+    print(bundled_model_caveat())
+
 # %% [markdown]
 # ## 1. Sizes: the paper's and ours
 #

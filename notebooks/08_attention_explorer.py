@@ -97,6 +97,12 @@ print(
     f"blocks | use_fit={cfg.use_fit}, use_set={cfg.use_set}"
 )
 
+# %%
+from handoccnet_lite.doctor import bundled_model_caveat
+
+if TRAINED:
+    print(bundled_model_caveat())
+
 # %% [markdown]
 # ## 1. Occluded test images and their masks on the token grid
 #

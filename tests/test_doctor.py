@@ -30,3 +30,14 @@ def test_report_has_one_line_per_check() -> None:
     assert len(lines) == len(doctor.run_checks())
     assert any("torch" in line for line in lines)
     assert all(line.startswith(("[ok]", "[info]", "[warn]")) for line in lines)
+
+
+def test_bundled_model_caveat_is_computed_from_the_results() -> None:
+    q = doctor.bundled_model_quality()
+    line = doctor.bundled_model_caveat()
+    if q is None:
+        assert "No committed evaluation" in line
+    else:
+        assert f"{q['bundled_pa_mpjpe']:.2f}" in line and f"{q['mean_pose_pa_mpjpe']:.2f}" in line
+        worse = q["bundled_pa_mpjpe"] >= q["mean_pose_pa_mpjpe"]
+        assert ("WORSE" in line) == worse
