@@ -34,7 +34,7 @@
 # FIT. Shape letters: B batch, N tokens, C channels, H heads, D = C / H.
 
 # %% tags=["parameters"]
-PROFILE = "quick"  # "quick": C = 32 on an 8 x 8 grid, CPU seconds; "full": C = 256 on 32 x 32
+PROFILE = "quick"  # quick: 32 channels, 8x8 tokens (CPU seconds); full: 256 channels, 32x32
 
 # %%
 import math
