@@ -256,7 +256,7 @@ def build_train_config(a: argparse.Namespace) -> Any:
     """TrainConfig from defaults < --profile < --config < flags (also used by --resume)."""
     from handoccnet_lite.config import preset
     from handoccnet_lite.engine.ablation import apply_overrides, variant_config
-    from handoccnet_lite.engine.profiles import get_profile
+    from handoccnet_lite.engine.profiles import get_profile, profile_model_config
     from handoccnet_lite.engine.trainer import TrainConfig
 
     cfg = TrainConfig(model=preset("tiny"), data_root=BUNDLED)
@@ -264,7 +264,7 @@ def build_train_config(a: argparse.Namespace) -> Any:
         cfg = TrainConfig.load(Path(a.out) / "config.json")
     if a.profile:
         prof = get_profile(a.profile)
-        cfg = cfg.replace(model=preset(prof.preset), data_root=prof.data.root, **prof.train)
+        cfg = cfg.replace(model=profile_model_config(prof), data_root=prof.data.root, **prof.train)
         cfg = cfg.replace(threads=prof.threads) if prof.threads > 0 else cfg
     if a.config:
         cfg = TrainConfig.load(a.config)

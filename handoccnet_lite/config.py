@@ -61,13 +61,21 @@ class LossWeights:
     pose: float = 10.0
     shape: float = 0.1
     joints_img: float = 100.0
+    # Not in the paper (0 = off, the release): cross-entropy between the soft-argmax heatmaps and
+    # a Gaussian around each 2D joint (losses.heatmap_cross_entropy). A dense, per-pixel signal
+    # that gets the 2D branch learning in hundreds of steps instead of thousands; the cpu
+    # profile turns it on (see engine.profiles).
+    heatmap: float = 0.0
+    heatmap_sigma: float = 1.0  # the Gaussian's std in heatmap cells
 
 
 Backbone = Literal["resnet18", "resnet34", "resnet50"]
 Activation = Literal["leaky_relu", "relu"]
+ManoInit = Literal["release", "identity"]
 BACKBONES: tuple[str, ...] = ("resnet18", "resnet34", "resnet50")
 ACTIVATIONS: tuple[str, ...] = ("leaky_relu", "relu")
 HAND_MODELS: tuple[str, ...] = ("auto", "synth", "mano")
+MANO_INITS: tuple[str, ...] = ("release", "identity")
 FEATURE_STRIDE = 8  # P2 has stride 4 and is average-pooled 2x: grid G = input_size / 8
 
 
@@ -100,6 +108,10 @@ class ModelConfig:
     hourglass_depth: int = 4  # release: one hourglass of depth 4
     mano_hidden: tuple[int, int] = (1024, 512)  # MANO head MLP widths (release: 1024, 512)
     hand_model: str = "auto"  # "auto" | "synth" | "mano" (handoccnet_lite.hand.load_hand_model)
+    # MANO head output init: "release" (weights N(0, 0.01), bias 0, so the 6D outputs start near
+    # 0 and Gram-Schmidt turns them into random rotations) or "identity" (bias = the identity's
+    # 6D, so every rotation starts at the mean hand; see Regressor)
+    mano_init: ManoInit = "release"
     loss: LossWeights = field(default_factory=LossWeights)
 
     def __post_init__(self) -> None:
@@ -228,6 +240,7 @@ def validate_model_config(cfg: ModelConfig) -> None:
     _check_choice("backbone", cfg.backbone, BACKBONES)
     _check_choice("activation", cfg.activation, ACTIVATIONS)
     _check_choice("hand_model", cfg.hand_model, HAND_MODELS)
+    _check_choice("mano_init", cfg.mano_init, MANO_INITS)
     _check_stages(cfg)
     _check_sizes(cfg)
     _check_widths(cfg)

@@ -83,6 +83,34 @@ def loss_terms(pred: Mapping[str, Tensor], batch: Mapping[str, Tensor]) -> dict[
     return {name: masked_mse(p, t, masks.get(name, ones)) for name, (p, t) in pairs.items()}
 
 
+def gaussian_heatmap_targets(joints_img: Tensor, grid: int, sigma: float) -> Tensor:
+    """joints_img (B, J, 2) in [0, 1] -> (B, J, G, G) Gaussians of std `sigma` cells, each summing
+    to 1, centred on the joint in the soft-argmax's coordinates (cell centres (i + 0.5) / G)."""
+    centres = (torch.arange(grid, device=joints_img.device, dtype=joints_img.dtype) + 0.5) / grid
+    d = (centres[None, None, :] - joints_img[..., None]) * grid  # (B, J, 2, G) in cells
+    g = torch.exp(-0.5 * (d / sigma) ** 2)  # (B, J, 2, G): separable 1D Gaussians in x and y
+    maps = g[:, :, 1, :, None] * g[:, :, 0, None, :]  # (B, J, G(y), G(x))
+    return maps / maps.sum((2, 3), keepdim=True).clamp_min(1e-12)
+
+
+def heatmap_cross_entropy(
+    heatmaps: Tensor, joints_img: Tensor, sigma: float, mask: Tensor | None = None
+) -> Tensor:
+    """Mean over samples and in-crop joints of -sum_pixels target * log(heatmap).
+
+    heatmaps (B, J, G, G): the soft-argmax probabilities; joints_img (B, J, 2) in [0, 1].
+    Joints outside the crop have no Gaussian on the grid and are left out; `mask` (B,) drops
+    whole samples (no 2D ground truth). Not a term of the paper (LossWeights.heatmap).
+    """
+    grid = heatmaps.shape[-1]
+    target = gaussian_heatmap_targets(joints_img, grid, sigma)  # (B, J, G, G)
+    ce = -(target * heatmaps.clamp_min(1e-12).log()).sum((2, 3))  # (B, J)
+    inside = ((joints_img >= 0) & (joints_img <= 1)).all(-1).to(ce.dtype)  # (B, J)
+    if mask is not None:
+        inside = inside * mask.to(ce.dtype).reshape(-1, 1)
+    return (ce * inside).sum() / inside.sum().clamp_min(1.0)
+
+
 def compute_losses(
     pred: Mapping[str, Tensor], batch: Mapping[str, Tensor], weights: LossWeights | None = None
 ) -> dict[str, Tensor]:
@@ -93,6 +121,13 @@ def compute_losses(
     """
     weights = weights if weights is not None else LossWeights()
     terms = loss_terms(pred, batch)
+    if weights.heatmap > 0:  # optional, not the paper's (see LossWeights.heatmap)
+        if "heatmaps" not in pred:
+            raise KeyError("LossWeights.heatmap > 0 needs the prediction's 'heatmaps'.")
+        mask = batch.get("has_joints")
+        terms["heatmap"] = heatmap_cross_entropy(
+            pred["heatmaps"], batch["joints_img"], weights.heatmap_sigma, mask
+        )
     weighted = {name: getattr(weights, name) * value for name, value in terms.items()}
     weighted["total"] = torch.stack(list(weighted.values())).sum()
     return weighted

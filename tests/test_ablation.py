@@ -123,3 +123,35 @@ def test_quick_profile_end_to_end(tmp_path: Path) -> None:
     assert len(runs) == 12 and runs["pa_mpjpe"].notna().all()
     assert (figs / "ablation_pa_mpjpe.png").is_file()
     assert (figs / "ablation_vs_occlusion.png").is_file()
+
+
+def test_profile_model_overrides_reach_every_run(tmp_path: Path) -> None:
+    """The cpu profile's recipe (identity MANO start, strong pose term) is part of the config of
+    the stage-1 run, of every head run and of `train --profile cpu`."""
+    from handoccnet_lite.cli import build_parser, build_train_config
+    from handoccnet_lite.engine.profiles import CPU_MODEL_OVERRIDES, profile_model_config
+
+    cpu = get_profile("cpu")
+    assert cpu.model == CPU_MODEL_OVERRIDES
+    base = profile_model_config(cpu)
+    assert base.mano_init == "identity" and base.loss.pose == CPU_MODEL_OVERRIDES["loss.pose"]
+    assert preset("lite").mano_init == "release" and preset("lite").loss.pose == 10.0
+    abl = ablation.Ablation(cpu, tmp_path, device="cpu", progress=False)
+    for variant in ("official", "no_fit"):
+        cfg = abl.train_config(ablation.variant_config(abl.base_model_config(), variant), 0, True)
+        assert cfg.model.mano_init == "identity" and cfg.model.loss.pose == base.loss.pose
+    args = build_parser().parse_args(["train", "--profile", "cpu", "--out", str(tmp_path)])
+    assert build_train_config(args).model.loss.pose == base.loss.pose
+
+
+def test_an_existing_set_of_another_size_is_a_clear_error(tmp_path: Path) -> None:
+    """A profile never trains silently on a generated set that is not the one it describes."""
+    folder = tmp_path / "synth" / "train"
+    folder.mkdir(parents=True)
+    (folder / "manifest.json").write_text(json.dumps({"count": 6000, "seed": 0, "resolution": 128}))
+    spec = DataSpec(root=str(tmp_path / "synth"), n_train=12000, seed=0, image_size=128)
+    with pytest.raises(ValueError, match=r"count 6000 \(profile: 12000\)"):
+        ablation.check_existing_set(folder, 12000, spec)
+    ablation.check_existing_set(folder, 6000, spec)  # the right set passes
+    with pytest.raises(ValueError, match="seed"):
+        ablation.check_existing_set(folder, 6000, dataclasses.replace(spec, seed=1))

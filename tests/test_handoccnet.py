@@ -9,7 +9,7 @@ import torch
 
 from handoccnet_lite.model.handoccnet import HandOccNet
 
-OUTPUT_KEYS = {"joints_img", "joints", "verts", "pose", "shape", "rotmats", "gate"}
+OUTPUT_KEYS = {"joints_img", "joints", "verts", "pose", "shape", "rotmats", "gate", "heatmaps"}
 
 
 def _model(seed: int = 0, **overrides) -> HandOccNet:
@@ -41,7 +41,7 @@ def test_output_shapes(tiny: HandOccNet) -> None:
 
 def test_return_maps(tiny: HandOccNet) -> None:
     out = tiny.eval()(_images(), return_maps=True)
-    assert set(out) == OUTPUT_KEYS | {"maps", "heatmaps"}
+    assert set(out) == OUTPUT_KEYS | {"maps"}
     assert set(out["maps"]) == {"fit", "set"}
     assert out["maps"]["fit"] is not None and out["maps"]["set"] is not None
     assert out["heatmaps"].shape == (2, 21, 8, 8)

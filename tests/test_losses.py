@@ -140,3 +140,50 @@ def test_real_data_without_vertices_masks_the_vertex_term() -> None:
     batch["has_verts"] = torch.ones(B)
     with pytest.raises(ValueError, match="has_verts"):
         compute_losses(pred, batch)
+
+
+def test_heatmap_targets_are_normalised_gaussians_on_the_joint() -> None:
+    from handoccnet_lite.losses import gaussian_heatmap_targets
+
+    G = 8
+    joints = torch.tensor([[[2.5 / G, 5.5 / G], [0.5, 0.5]]])  # cell (x=2, y=5); grid centre
+    t = gaussian_heatmap_targets(joints, G, sigma=1.0)  # (1, 2, G, G)
+    torch.testing.assert_close(t.sum((2, 3)), torch.ones(1, 2))
+    assert divmod(int(t[0, 0].argmax()), G) == (5, 2)  # (row y, column x)
+    # its centre of mass is the joint: what the soft-argmax would read out of it
+    c = (torch.arange(G) + 0.5) / G
+    com = torch.stack([(t[0, 0].sum(0) * c).sum(), (t[0, 0].sum(1) * c).sum()])
+    torch.testing.assert_close(com, joints[0, 0], atol=2e-3, rtol=0)
+
+
+def test_heatmap_cross_entropy_prefers_the_right_map_and_skips_joints_outside() -> None:
+    from handoccnet_lite.losses import gaussian_heatmap_targets, heatmap_cross_entropy
+
+    G = 8
+    joints = torch.rand(2, 21, 2) * 0.8 + 0.1
+    right = gaussian_heatmap_targets(joints, G, 1.0)
+    uniform = torch.full_like(right, 1.0 / G**2)
+    ce_right = heatmap_cross_entropy(right, joints, 1.0)
+    ce_uniform = heatmap_cross_entropy(uniform, joints, 1.0)
+    torch.testing.assert_close(ce_uniform, torch.tensor(2 * torch.log(torch.tensor(8.0)).item()))
+    assert ce_right < ce_uniform - 0.5  # the target's entropy is below log(G^2)
+    # a joint outside the crop contributes nothing, whatever its heatmap says
+    outside = joints.clone()
+    outside[0, 0] = torch.tensor([1.7, -0.3])
+    bad = right.clone()
+    bad[0, 0] = uniform[0, 0]
+    n_in = 2 * 21 - 1
+    expected = (ce_right * 42 - heatmap_cross_entropy(right[:1, :1], joints[:1, :1], 1.0)) / n_in
+    torch.testing.assert_close(heatmap_cross_entropy(bad, outside, 1.0), expected)
+
+
+def test_heatmap_term_only_when_weighted() -> None:
+    batch = _batch()
+    pred = _perfect(batch)
+    assert "heatmap" not in compute_losses(pred, batch)  # the paper's loss: no such term
+    with pytest.raises(KeyError, match="heatmaps"):
+        compute_losses(pred, batch, LossWeights(heatmap=1.0))
+    pred["heatmaps"] = torch.full((B, 21, 8, 8), 1 / 64)
+    losses = compute_losses(pred, batch, LossWeights(heatmap=2.0))
+    expected = 2.0 * torch.log(torch.tensor(64.0))
+    torch.testing.assert_close(losses["heatmap"], expected, rtol=1e-4, atol=0)

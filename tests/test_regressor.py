@@ -98,3 +98,24 @@ def test_head_projects_when_widths_differ() -> None:
     reg = Regressor(preset("tiny").replace(hourglass_channels=16))
     assert isinstance(reg.head.proj, nn.Conv2d) and reg.head.proj.out_channels == 16
     assert reg(torch.randn(1, 32, 8, 8))["pose"].shape == (1, 48)
+
+
+def test_identity_init_starts_every_rotation_at_the_mean_hand() -> None:
+    torch.manual_seed(0)
+    release = Regressor(preset("tiny")).eval()
+    torch.manual_seed(0)
+    identity = Regressor(preset("tiny").replace(mano_init="identity")).eval()
+    feat = torch.randn(4, preset("tiny").feat_dim, preset("tiny").grid, preset("tiny").grid)
+    with torch.no_grad():
+        out_id, out_rel = identity(feat), release(feat)
+    eye = torch.eye(3).expand(4, 16, 3, 3)
+    # identity: every rotation within a few degrees of I (weights still N(0, 0.01))
+    assert (out_id["rotmats"] - eye).abs().max() < 0.05
+    # release: Gram-Schmidt of near-zero outputs gives rotations far from I
+    assert (out_rel["rotmats"] - eye).abs().max() > 0.5
+    torch.testing.assert_close(identity.mano.pose.bias[:6], torch.tensor([1.0, 0, 0, 0, 1, 0]))
+
+
+def test_unknown_mano_init_is_a_clear_error() -> None:
+    with pytest.raises(ValueError, match="mano_init"):
+        preset("tiny").replace(mano_init="zeros")

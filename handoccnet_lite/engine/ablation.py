@@ -39,7 +39,7 @@ from torch.utils.data import DataLoader, Dataset
 from handoccnet_lite.config import ModelConfig
 from handoccnet_lite.engine import checkpoint as ckpt
 from handoccnet_lite.engine import evaluate as ev
-from handoccnet_lite.engine.profiles import BASELINE_VARIANT, VARIANTS, Profile
+from handoccnet_lite.engine.profiles import BASELINE_VARIANT, VARIANTS, DataSpec, Profile
 from handoccnet_lite.utils import atomic_torch_save, atomic_write_bytes, resolve_device
 
 METRICS_NAME = "metrics.json"
@@ -268,14 +268,15 @@ class Ablation:
 
     # ---- pieces -------------------------------------------------------------------------
     def base_model_config(self) -> ModelConfig:
-        from handoccnet_lite.config import preset
+        from handoccnet_lite.engine.profiles import profile_model_config
 
-        return preset(self.profile.preset)
+        return profile_model_config(self.profile)
 
     def train_config(self, model_cfg: ModelConfig, seed: int, head: bool) -> Any:
         from handoccnet_lite.engine.trainer import TrainConfig
 
         over = self.profile.head_train if head else self.profile.train
+        over = {"threads": self.profile.threads} | over  # a stage may set its own threads
         return TrainConfig(
             model=model_cfg,
             data_root=self.profile.data.root,
@@ -283,7 +284,6 @@ class Ablation:
             device=self.device,
             progress=self.progress,
             inputs="features" if head else "image",
-            threads=self.profile.threads,
             **over,
         )
 
@@ -529,14 +529,30 @@ def _parallel_run(
     return abl.run_one(variant, seed, run_dir, train_set, test_set)
 
 
+def check_existing_set(folder: Path, n: int, spec: DataSpec) -> None:
+    """An existing generated split must be the one the profile asks for (count, seed,
+    resolution); otherwise a clear error, never a silent run on other data. n = 0: not ours."""
+    manifest = folder / "manifest.json"
+    if n == 0 or not manifest.is_file():
+        return
+    info = json.loads(manifest.read_text())
+    want = {"count": n, "seed": spec.seed, "resolution": spec.image_size or info.get("resolution")}
+    wrong = {k: (info.get(k), v) for k, v in want.items() if info.get(k) != v}
+    if wrong:
+        found = ", ".join(f"{k} {have} (profile: {v})" for k, (have, v) in wrong.items())
+        raise ValueError(
+            f"{folder} holds another SynthOcc set than the profile's: {found}. Delete the "
+            f"folder (the profile regenerates it) or point the profile's data.root elsewhere."
+        )
+
+
 def ensure_data(profile: Profile, progress: bool = True) -> None:
     """Generate the profile's SynthOcc set when missing (bundled samples are never rebuilt)."""
     spec = profile.data
-    todo = [
-        (Path(r), s, n)
-        for r, s, n in ((spec.root, "train", spec.n_train), (spec.test_dir, "test", spec.n_test))
-        if not (Path(r) / s / "manifest.json").is_file()
-    ]
+    splits = ((spec.root, "train", spec.n_train), (spec.test_dir, "test", spec.n_test))
+    for root, split, n in splits:
+        check_existing_set(Path(root) / split, n, spec)
+    todo = [(Path(r), s, n) for r, s, n in splits if not (Path(r) / s / "manifest.json").is_file()]
     if not todo:
         return
     missing = [f"{r}/{s}" for r, s, n in todo if n == 0]

@@ -89,15 +89,14 @@ class HandOccNet(nn.Module):
         primary, secondary, gate = self.backbone.gate(feat)  # (B,C,G,G) x2, (B,1,G,G)
         feat, maps = self.enhance(primary, secondary, return_maps)  # (B, C, G, G)
         out: dict[str, Any] = self.regressor(feat)
-        heatmaps = out.pop("heatmaps")
         out["gate"] = gate
         if return_maps:
-            out["maps"], out["heatmaps"] = maps, heatmaps
+            out["maps"] = maps
         return out
 
     def forward(self, image: Tensor, return_maps: bool = False) -> dict[str, Any]:
         """Returns joints_img (B,21,2) in [0,1]; joints (B,21,3) and verts (B,V,3) root-relative
-        metres; pose (B,48); shape (B,10); rotmats (B,16,3,3); gate (B,1,G,G); with
-        return_maps also maps {"fit": AttentionMaps | None, "set": ...} and heatmaps (B,21,G,G).
+        metres; pose (B,48); shape (B,10); rotmats (B,16,3,3); gate (B,1,G,G); heatmaps
+        (B,21,G,G); with return_maps also maps {"fit": AttentionMaps | None, "set": ...}.
         """
         return self.forward_features(self.extract_features(image), return_maps)

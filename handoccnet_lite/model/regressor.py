@@ -148,6 +148,19 @@ class ManoHead(nn.Module):
         self.pose = nn.Linear(hidden[1], NUM_ROTATIONS * 6)
         self.shape = nn.Linear(hidden[1], NUM_BETAS)
 
+    def start_at_identity(self) -> None:
+        """Bias the 6D outputs to the identity rotation, (1, 0, 0, 0, 1, 0) per joint.
+
+        With the release's init the 6D outputs start near 0, where Gram-Schmidt (a division by
+        |a1|) maps small noise to arbitrary rotations with very large gradients. Starting at the
+        identity, every rotation begins at the hand model's mean pose (MANO's hands_mean) and
+        the first steps refine a plausible hand instead of untangling random ones (the same idea
+        as HMR's mean-parameter start). The weights keep the release's N(0, 0.01).
+        """
+        with torch.no_grad():
+            identity = torch.tensor([1.0, 0.0, 0.0, 0.0, 1.0, 0.0])
+            self.pose.bias.copy_(identity.repeat(NUM_ROTATIONS))
+
     def forward(self, enc: Tensor) -> tuple[Tensor, Tensor]:
         h = self.base(enc)  # (B, hidden[1])
         return self.pose(h).view(-1, NUM_ROTATIONS, 6), self.shape(h)  # (B,16,6), (B,10)
@@ -179,6 +192,8 @@ class Regressor(nn.Module):
         self.encoder = HeatmapEncoder(ch, cfg.encoder_stages)
         self.mano = ManoHead(cfg.encoding_dim, cfg.mano_hidden)
         self.apply(init_release_weights)  # before the hand layer: it has no trainable weights
+        if cfg.mano_init == "identity":
+            self.mano.start_at_identity()
         self.hand = hand if hand is not None else build_hand_model(cfg.hand_model)
 
     def forward(self, feat: Tensor) -> dict[str, Tensor]:
