@@ -463,9 +463,10 @@ def _check_gain(out: Path, prof: Any) -> int:
     ours = runs.loc[runs["variant"] == "official", "pa_mpjpe"].mean()
     gain = 1 - ours / ref
     ok = gain >= prof.min_gain_vs_mean_pose
+    verdict = f"{gain:.0%} better" if gain >= 0 else f"{-gain:.0%} worse"
     print(
-        f"official PA-MPJPE {ours:.2f} mm vs mean pose {ref:.2f} mm: {gain:.0%} better "
-        f"(target {prof.min_gain_vs_mean_pose:.0%}) -> {'PASS' if ok else 'FAIL'}"
+        f"official PA-MPJPE {ours:.2f} mm vs mean pose {ref:.2f} mm: {verdict} "
+        f"(target: {prof.min_gain_vs_mean_pose:.0%} better) -> {'PASS' if ok else 'FAIL'}"
     )
     return 0 if ok else 1
 

@@ -67,6 +67,10 @@ class LossWeights:
     # profile turns it on (see engine.profiles).
     heatmap: float = 0.0
     heatmap_sigma: float = 1.0  # the Gaussian's std in heatmap cells
+    # Not in the paper (0 = off): binary cross-entropy between the spatial gate s and the
+    # fraction of each cell covered by the *visible* hand (losses.gate_mask_bce), i.e. telling
+    # the gate what the paper says it should find (F_P = F * s, the visible hand).
+    gate: float = 0.0
 
 
 Backbone = Literal["resnet18", "resnet34", "resnet50"]

@@ -111,6 +111,20 @@ def heatmap_cross_entropy(
     return (ce * inside).sum() / inside.sum().clamp_min(1.0)
 
 
+def gate_mask_bce(gate: Tensor, visible: Tensor, mask: Tensor | None = None) -> Tensor:
+    """Binary cross-entropy of the spatial gate s (B, 1, G, G) against the visible-hand fraction
+    per cell (B, G, G) in [0, 1], averaged over cells and the samples with mask = 1 (B,)."""
+    if gate.shape[-2:] != visible.shape[-2:]:
+        raise ValueError(
+            f"gate {tuple(gate.shape)} and visible_mask {tuple(visible.shape)} differ in grid; "
+            "the data's input size must be the model's (visible_mask is S/8 x S/8)."
+        )
+    s = gate.reshape(visible.shape).clamp(1e-6, 1 - 1e-6)  # (B, G, G)
+    bce = -(visible * s.log() + (1 - visible) * (1 - s).log()).flatten(1).mean(1)  # (B,)
+    weight = torch.ones_like(bce) if mask is None else mask.to(bce.dtype).reshape(-1)
+    return (bce * weight).sum() / weight.sum().clamp_min(1.0)
+
+
 def compute_losses(
     pred: Mapping[str, Tensor], batch: Mapping[str, Tensor], weights: LossWeights | None = None
 ) -> dict[str, Tensor]:
@@ -128,6 +142,11 @@ def compute_losses(
         terms["heatmap"] = heatmap_cross_entropy(
             pred["heatmaps"], batch["joints_img"], weights.heatmap_sigma, mask
         )
+    if weights.gate > 0:  # optional, not the paper's (see LossWeights.gate)
+        missing = [k for k, d in (("gate", pred), ("visible_mask", batch)) if k not in d]
+        if missing:
+            raise KeyError(f"LossWeights.gate > 0 needs {missing} (prediction / batch).")
+        terms["gate"] = gate_mask_bce(pred["gate"], batch["visible_mask"], batch.get("has_mask"))
     weighted = {name: getattr(weights, name) * value for name, value in terms.items()}
     weighted["total"] = torch.stack(list(weighted.values())).sum()
     return weighted

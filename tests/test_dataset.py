@@ -28,7 +28,8 @@ def test_item_follows_interfaces(test_set):
     item = test_set[7]
     shapes = {"image": (3, 64, 64), "joints_img": (21, 2), "joints_cam": (21, 3),
               "verts_cam": (840, 3), "mano_pose": (48,), "mano_shape": (10,), "joints_vis": (21,),
-              "has_mano": (), "occlusion": (), "index": (), "K": (3, 3)}  # fmt: skip
+              "has_mano": (), "occlusion": (), "index": (), "K": (3, 3),
+              "visible_mask": (8, 8), "has_mask": ()}  # fmt: skip
     assert {k: tuple(v.shape) for k, v in item.items()} == shapes
     assert item["index"].dtype == torch.int64 and item["image"].dtype == torch.float32
     assert 0 <= item["image"].min() and item["image"].max() <= 1 and int(item["index"]) == 7
@@ -138,3 +139,27 @@ def test_viz_draws_every_bone_and_marks_occluded_joints(test_set):
         overlay[rec["occlusion_mask"]], rec["image"][rec["occlusion_mask"]] / 255
     )
     plt.close(fig)
+
+
+def test_visible_mask_is_the_unoccluded_hand_in_feature_cells() -> None:
+    """visible_mask = hand minus occlusion, warped like the image, averaged over 8 x 8 cells."""
+    ds = D.SynthOccDataset(COMMITTED, "test", 128, augment=False)
+    for i in range(6):
+        raw = ds.record(i)
+        item = ds[i]
+        assert item["visible_mask"].shape == (16, 16) and float(item["has_mask"]) == 1.0
+        assert 0.0 <= float(item["visible_mask"].min()) and float(item["visible_mask"].max()) <= 1.0
+        hand = raw["hand_mask"].sum()
+        vis = (raw["hand_mask"] & ~raw["occlusion_mask"]).sum()
+        assert abs(vis / hand - (1 - raw["occlusion"])) < 1e-6
+    # identity crop of a synthetic record: the cells are exact block means
+    rec = dict(ds.record(0))
+    mask = np.zeros(rec["image"].shape[:2], bool)
+    mask[:8, :16] = True  # two full cells at the top-left when the crop is the identity
+    rec["hand_mask"], rec["occlusion_mask"] = mask, np.zeros_like(mask)
+    A = np.array([[1.0, 0, 0], [0, 1.0, 0]])
+    cells, has = D.visible_hand_cells(rec, A, 128)
+    assert has == 1.0 and cells[0, 0] == 1.0 and cells[0, 1] == 1.0 and cells.sum() == 2.0
+    rec["hand_mask"] = None  # real datasets: no mask, flagged
+    item = D.augment_sample(rec, D.AugmentConfig(input_size=128, augment=False), None)
+    assert float(item["has_mask"]) == 0.0 and float(item["visible_mask"].sum()) == 0.0

@@ -187,3 +187,25 @@ def test_heatmap_term_only_when_weighted() -> None:
     losses = compute_losses(pred, batch, LossWeights(heatmap=2.0))
     expected = 2.0 * torch.log(torch.tensor(64.0))
     torch.testing.assert_close(losses["heatmap"], expected, rtol=1e-4, atol=0)
+
+
+def test_gate_mask_bce_matches_the_formula_and_masks_samples() -> None:
+    from handoccnet_lite.losses import gate_mask_bce
+
+    g = torch.Generator().manual_seed(1)
+    gate = torch.rand(3, 1, 4, 4, generator=g) * 0.98 + 0.01
+    visible = torch.rand(3, 4, 4, generator=g)
+    expected = torch.nn.functional.binary_cross_entropy(gate.squeeze(1), visible)
+    torch.testing.assert_close(gate_mask_bce(gate, visible), expected)
+    # a sample without mask ground truth does not count, whatever its gate says
+    has = torch.tensor([1.0, 1.0, 0.0])
+    bad = gate.clone()
+    bad[2] = 0.999
+    only = torch.nn.functional.binary_cross_entropy(gate[:2].squeeze(1), visible[:2])
+    torch.testing.assert_close(gate_mask_bce(bad, visible, has), only)
+    # the right gate beats a uniform one
+    assert gate_mask_bce(visible[:, None].clamp(0.01, 0.99), visible) < gate_mask_bce(
+        torch.full_like(gate, 0.5), visible
+    )
+    with pytest.raises(ValueError, match="grid"):
+        gate_mask_bce(gate, torch.rand(3, 8, 8))

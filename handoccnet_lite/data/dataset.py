@@ -31,6 +31,7 @@ import torch
 from scipy.spatial.transform import Rotation
 from torch.utils.data import Dataset
 
+from ..config import FEATURE_STRIDE
 from . import synthocc as so
 from .records import validate_record
 
@@ -96,6 +97,20 @@ def crop_intrinsics(K: np.ndarray, A: np.ndarray, rot: np.ndarray) -> np.ndarray
     return A3 @ K @ rot.T
 
 
+def visible_hand_cells(raw: dict[str, Any], A: np.ndarray, size: int) -> tuple[np.ndarray, float]:
+    """The visible hand (hand_mask minus occlusion_mask) warped into the crop and averaged over
+    cells of FEATURE_STRIDE pixels: (size / 8, size / 8) fractions in [0, 1], plus has_mask
+    (0 with an all-zero map when the record has no masks, as real datasets)."""
+    cells = size // FEATURE_STRIDE
+    if raw.get("hand_mask") is None or raw.get("occlusion_mask") is None:
+        return np.zeros((cells, cells), np.float32), 0.0
+    visible = (raw["hand_mask"] & ~raw["occlusion_mask"]).astype(np.float32)
+    crop = cv2.warpAffine(visible, A, (size, size), flags=cv2.INTER_LINEAR,
+                          borderMode=cv2.BORDER_CONSTANT)  # fmt: skip
+    pooled = crop.reshape(cells, FEATURE_STRIDE, cells, FEATURE_STRIDE).mean((1, 3))
+    return np.clip(pooled, 0.0, 1.0).astype(np.float32), 1.0
+
+
 def augment_sample(
     raw: dict[str, Any], cfg: AugmentConfig, rng: np.random.Generator | None
 ) -> dict[str, torch.Tensor]:
@@ -113,6 +128,7 @@ def augment_sample(
     j2d = np.asarray(raw["joints_2d"], np.float64)
     joints_img = (j2d @ A[:, :2].T + A[:, 2] + 0.5) / S  # (21, 2)
     f32 = lambda x: torch.as_tensor(np.asarray(x, np.float32))
+    visible, has_mask = visible_hand_cells(raw, A, S)
     return {
         "image": torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1))),  # (3, S, S)
         "joints_img": f32(joints_img),
@@ -125,6 +141,8 @@ def augment_sample(
         "occlusion": f32(raw["occlusion"]),
         "index": torch.tensor(int(raw["index"]), dtype=torch.int64),
         "K": f32(crop_intrinsics(np.asarray(raw["K"], np.float64), A, rot)),
+        "visible_mask": f32(visible),  # (S/8, S/8) visible-hand fraction per feature cell
+        "has_mask": f32(has_mask),
     }
 
 

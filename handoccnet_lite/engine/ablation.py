@@ -144,6 +144,8 @@ TARGET_KEYS = (
     "has_mano",
     "occlusion",
     "index",
+    "visible_mask",
+    "has_mask",
 )
 
 

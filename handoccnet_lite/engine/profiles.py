@@ -49,12 +49,13 @@ QUICK_COST = (
     "32 steps); a smoke test: its models do not yet beat the mean pose"
 )
 CPU_COST = (
-    "measured once (2026-11-24, shared 2-core machine, load average 1-4): 22.3 min wall for "
-    "`ablate --profile cpu` (stage 1 full model 562 steps x 32 images 9.6 min at 33 img/s, "
-    "feature cache 6300 images 1.0 min, 18 head runs of 120 steps x 64, two at a time, "
-    "11.6 min, evaluation + baseline 0.1 min) plus 1.2 min to generate the 6000 training "
-    "images on first use; 1493 CPU-seconds user. Result: the official variant did NOT beat "
-    "the mean pose (PA-MPJPE 40.6 vs 24.4 mm): see results/cpu_ablation/README.md."
+    "measured once (2026-11-29, 2-core VM, nothing else running): 60.0 min wall for "
+    "`ablate --profile cpu` (stage 1 full model 750 steps x 32 images 25.3 min at 15.8 img/s, "
+    "feature cache 12300 images 4.4 min, 18 head runs of 120 steps x 64, two at a time, "
+    "29.9 min, evaluation + baseline 0.2 min) plus 2 min to generate the 12000 training images "
+    "on first use; 6587 CPU-seconds user. The same VM ran the stage-1 step twice as fast on "
+    "2026-11-24. Result: the official heads did NOT beat the mean pose by the target (PA-MPJPE "
+    "22.5 vs 21.3 mm): see results/cpu_ablation/README.md."
 )
 
 
