@@ -62,9 +62,9 @@ class LossWeights:
     shape: float = 0.1
     joints_img: float = 100.0
     # Not in the paper (0 = off, the release): cross-entropy between the soft-argmax heatmaps and
-    # a Gaussian around each 2D joint (losses.heatmap_cross_entropy). A dense, per-pixel signal
-    # that gets the 2D branch learning in hundreds of steps instead of thousands; the cpu
-    # profile turns it on (see engine.profiles).
+    # a Gaussian around each 2D joint (losses.heatmap_cross_entropy): a dense, per-pixel signal
+    # for the 2D branch. No profile turns it on: it did not help in short CPU trials
+    # (results/cpu_ablation/trials/recipe.md).
     heatmap: float = 0.0
     heatmap_sigma: float = 1.0  # the Gaussian's std in heatmap cells
     # Not in the paper (0 = off): binary cross-entropy between the spatial gate s and the

@@ -137,7 +137,10 @@ def compute_losses(
     terms = loss_terms(pred, batch)
     if weights.heatmap > 0:  # optional, not the paper's (see LossWeights.heatmap)
         if "heatmaps" not in pred:
-            raise KeyError("LossWeights.heatmap > 0 needs the prediction's 'heatmaps'.")
+            raise KeyError(
+                "LossWeights.heatmap > 0 needs the prediction's 'heatmaps' (HandOccNet returns "
+                "them); pass the full output dict or set loss.heatmap=0."
+            )
         mask = batch.get("has_joints")
         terms["heatmap"] = heatmap_cross_entropy(
             pred["heatmaps"], batch["joints_img"], weights.heatmap_sigma, mask
@@ -145,7 +148,10 @@ def compute_losses(
     if weights.gate > 0:  # optional, not the paper's (see LossWeights.gate)
         missing = [k for k, d in (("gate", pred), ("visible_mask", batch)) if k not in d]
         if missing:
-            raise KeyError(f"LossWeights.gate > 0 needs {missing} (prediction / batch).")
+            raise KeyError(
+                f"LossWeights.gate > 0 needs {missing}: 'gate' from HandOccNet's output and "
+                "'visible_mask' from a dataset item (augment_sample adds it); or set loss.gate=0."
+            )
         terms["gate"] = gate_mask_bce(pred["gate"], batch["visible_mask"], batch.get("has_mask"))
     weighted = {name: getattr(weights, name) * value for name, value in terms.items()}
     weighted["total"] = torch.stack(list(weighted.values())).sum()
