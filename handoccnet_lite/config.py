@@ -76,10 +76,12 @@ class LossWeights:
 Backbone = Literal["resnet18", "resnet34", "resnet50"]
 Activation = Literal["leaky_relu", "relu"]
 ManoInit = Literal["release", "identity"]
+FeatureNorm = Literal["none", "batch"]
 BACKBONES: tuple[str, ...] = ("resnet18", "resnet34", "resnet50")
 ACTIVATIONS: tuple[str, ...] = ("leaky_relu", "relu")
 HAND_MODELS: tuple[str, ...] = ("auto", "synth", "mano")
 MANO_INITS: tuple[str, ...] = ("release", "identity")
+FEATURE_NORMS: tuple[str, ...] = ("none", "batch")
 FEATURE_STRIDE = 8  # P2 has stride 4 and is average-pooled 2x: grid G = input_size / 8
 
 
@@ -116,6 +118,11 @@ class ModelConfig:
     # 0 and Gram-Schmidt turns them into random rotations) or "identity" (bias = the identity's
     # 6D, so every rotation starts at the mean hand; see Regressor)
     mano_init: ManoInit = "release"
+    # Normalisation of the FPN output F before the gate, FIT and SET: "none" (the release) or
+    # "batch" (BatchNorm2d after the smoothing conv). From random initialisation the unnormalised
+    # F grows (std ~60 after 750 steps) and the attention logits reach 1e4-1e7: saturated,
+    # one-hot softmax maps (see Backbone and results/cpu_ablation/trials/recipe.md)
+    feature_norm: FeatureNorm = "none"
     loss: LossWeights = field(default_factory=LossWeights)
 
     def __post_init__(self) -> None:
@@ -245,6 +252,7 @@ def validate_model_config(cfg: ModelConfig) -> None:
     _check_choice("activation", cfg.activation, ACTIVATIONS)
     _check_choice("hand_model", cfg.hand_model, HAND_MODELS)
     _check_choice("mano_init", cfg.mano_init, MANO_INITS)
+    _check_choice("feature_norm", cfg.feature_norm, FEATURE_NORMS)
     _check_stages(cfg)
     _check_sizes(cfg)
     _check_widths(cfg)

@@ -101,3 +101,33 @@ def test_bad_images_raise_clear_errors(tiny_backbone: Backbone) -> None:
         check_image(torch.rand(3, 64, 64), 64)
     with pytest.raises(TypeError, match="float"):
         check_image(torch.zeros(1, 3, 64, 64, dtype=torch.uint8), 64)
+
+
+def test_feature_norm_batch_keeps_f_scale_whatever_the_fpn_scale() -> None:
+    """feature_norm="batch" (not in the release) normalises P2 per channel in training, so F's
+    scale does not follow the FPN's weights; with "none" (the release) it grows with them."""
+    torch.manual_seed(2)
+    x = torch.rand(4, 3, 64, 64)
+    for norm, expected_ratio in (("none", 100.0), ("batch", 1.0)):
+        net = Backbone(preset("tiny").replace(feature_norm=norm)).train()
+        with torch.no_grad():
+            before = net.features(x)  # (4, C, 8, 8)
+            net.fpn.smooth.weight.mul_(100.0)  # what unchecked training does to F's scale
+            net.fpn.smooth.bias.mul_(100.0)
+            after = net.features(x)
+        assert after.std() / before.std() == pytest.approx(expected_ratio, rel=1e-3)
+        if norm == "batch":  # zero mean per channel after BN; 2x2 pooling keeps the mean
+            torch.testing.assert_close(after.mean((0, 2, 3)), torch.zeros(after.shape[1]),
+                                       atol=1e-4, rtol=0)  # fmt: skip
+
+
+def test_feature_norm_none_is_the_release_layout() -> None:
+    keys = set(Backbone(preset("tiny")).state_dict())
+    assert not any(k.startswith("fpn.norm.") for k in keys)
+    normed = set(Backbone(preset("tiny").replace(feature_norm="batch")).state_dict())
+    assert {k for k in normed - keys} == {
+        "fpn.norm." + s
+        for s in ("weight", "bias", "running_mean", "running_var", "num_batches_tracked")
+    }
+    with pytest.raises(ValueError, match="feature_norm"):
+        preset("tiny").replace(feature_norm="layer")

@@ -140,6 +140,32 @@ def test_nan_loss_stops_with_step_and_term_and_keeps_last_good_checkpoint(tmp_pa
     assert not (tmp_path / "model.pt").exists()
 
 
+def test_nan_gradient_with_finite_loss_stops_before_the_update(tmp_path: Path, monkeypatch) -> None:
+    """A finite loss whose gradient is NaN (here sqrt'(0) * 0) must stop the run before the
+    optimizer writes NaN into the weights, naming the step and a parameter."""
+    from handoccnet_lite.engine import trainer as tr
+
+    real, calls = tr.compute_losses, {"n": 0}
+
+    def poisoned(outputs, batch, cfg):
+        terms = real(outputs, batch, cfg)
+        calls["n"] += 1
+        if calls["n"] >= 3:  # steps 1-2 fine
+            bad = torch.sqrt(outputs["joints"].sum() * 0.0)  # value 0, gradient inf * 0 = NaN
+            terms["total"] = terms["total"] + bad
+        return terms
+
+    monkeypatch.setattr(tr, "compute_losses", poisoned)
+    with pytest.raises(NonFiniteLossError) as err:
+        train(tiny_cfg(epochs=2), tmp_path)
+    msg = str(err.value)
+    assert re.search(r"finite at step 3 but the gradient of '[\w.]+' is not", msg), msg
+    assert "(step 2)" in msg and "feature_norm=batch" in msg
+    state = ckpt.load_checkpoint(tmp_path / "checkpoint.pt")
+    assert state["position"]["step"] == 2
+    assert all(torch.isfinite(v).all() for v in state["model"].values() if v.is_floating_point())
+
+
 def test_tiny_end_to_end_train_eval(tmp_path: Path) -> None:
     from handoccnet_lite.data.dataset import SynthOccDataset
     from handoccnet_lite.engine import evaluate as ev

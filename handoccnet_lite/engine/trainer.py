@@ -581,16 +581,36 @@ def _check_finite(s: _State, step: int, names: list[str], values: Tensor) -> Non
     if bool(finite.all()):
         return
     bad = names[int((~finite).nonzero()[0])]
-    where = (
-        f"the last good checkpoint is {s.out_dir / ckpt.CHECKPOINT_NAME} (step {s.last_good})"
-        if s.last_good >= 0
-        else "no checkpoint was written yet"
-    )
+    where = _last_good(s)
     raise NonFiniteLossError(
         f"Loss term '{bad}' is {values[names.index(bad)].item()} at step {step}; training "
         f"stopped and {where}. Check the data for NaN/inf targets, lower the learning rate or "
         "set grad_clip."
     )
+
+
+def _raise_nonfinite_gradient(s: _State, step: int) -> None:
+    """Raise NonFiniteLossError naming the step and the first parameter whose gradient is not
+    finite (the weights are not updated)."""
+    bad = next(
+        name
+        for name, p in s.model.named_parameters()
+        if p.grad is not None and not bool(torch.isfinite(p.grad).all())
+    )
+    raise NonFiniteLossError(
+        f"The loss is finite at step {step} but the gradient of '{bad}' is not; training stopped "
+        f"before the update and {_last_good(s)}. From random initialisation this usually means "
+        "activations grew until a backward overflowed: set feature_norm=batch in the model "
+        "config, lower the learning rate or set grad_clip."
+    )
+
+
+def _last_good(s: _State) -> str:
+    if s.last_good >= 0:
+        return (
+            f"the last good checkpoint is {s.out_dir / ckpt.CHECKPOINT_NAME} (step {s.last_good})"
+        )
+    return "no checkpoint was written yet"
 
 
 def _train_step(s: _State, batch: dict[str, Tensor], step: int) -> dict[str, float]:
@@ -608,8 +628,13 @@ def _train_step(s: _State, batch: dict[str, Tensor], step: int) -> dict[str, flo
     _check_finite(s, step, names, values.cpu())
     s.optimizer.zero_grad(set_to_none=True)
     terms["total"].backward()
-    if s.cfg.grad_clip > 0:
-        nn.utils.clip_grad_norm_(s.model.parameters(), s.cfg.grad_clip)
+    # The global gradient norm (clipped to grad_clip when set): a finite loss can still have
+    # non-finite gradients (e.g. overflow in an attention backward), which would poison the
+    # weights one step before the loss shows it.
+    max_norm = s.cfg.grad_clip if s.cfg.grad_clip > 0 else math.inf
+    grad_norm = nn.utils.clip_grad_norm_(s.model.parameters(), max_norm)
+    if not bool(torch.isfinite(grad_norm)):
+        _raise_nonfinite_gradient(s, step)
     s.optimizer.step()
     s.scheduler.step()
     return dict(zip(names, values.cpu().tolist(), strict=True))

@@ -19,6 +19,11 @@ Release facts (common/nets/backbone.py, common/nets/cbam.py):
   255 only).
 - The backbone keeps PyTorch's default initialisation (the release's init_weights is applied to
   FIT, SET and the regressor only).
+Not in the release: ``feature_norm="batch"`` puts a BatchNorm2d after the FPN's smoothing conv
+(as torchvision's FPN ``norm_layer`` would). The release's F is unnormalised, which is harmless
+from ImageNet weights; from random initialisation F grows during training (std ~60 after 750
+CPU steps) and the attention logits q.k/sqrt(d) of FIT and SET reach 1e4-1e7, so every softmax
+map is one-hot and the fused kernel's backward can overflow.
 """
 
 from __future__ import annotations
@@ -125,17 +130,18 @@ class ResNetTrunk(nn.Module):
 class TopDownFPN(nn.Module):
     """The release's FPN, keeping only its output P2: laterals, bilinear upsample-add, smoothing."""
 
-    def __init__(self, in_channels: tuple[int, ...], dim: int) -> None:
+    def __init__(self, in_channels: tuple[int, ...], dim: int, norm: str = "none") -> None:
         super().__init__()
         self.lateral = nn.ModuleList(nn.Conv2d(c, dim, kernel_size=1) for c in in_channels)
         self.smooth = nn.Conv2d(dim, dim, kernel_size=3, padding=1)
+        self.norm = nn.BatchNorm2d(dim) if norm == "batch" else nn.Identity()
 
     def forward(self, feats: list[Tensor]) -> Tensor:
         p = self.lateral[-1](feats[-1])  # (B, C, S/32, S/32) P5
         for lateral, c in zip(self.lateral[-2::-1], feats[-2::-1], strict=True):
             up = F.interpolate(p, size=c.shape[-2:], mode="bilinear", align_corners=False)
             p = up + lateral(c)  # P4, P3, P2
-        return self.smooth(p)  # (B, C, S/4, S/4)
+        return self.norm(self.smooth(p))  # (B, C, S/4, S/4)
 
 
 class SpatialGate(nn.Module):
@@ -163,7 +169,9 @@ class Backbone(nn.Module):
         self.input_size = cfg.input_size
         stages = cfg.backbone_stages
         self.trunk = ResNetTrunk(cfg.backbone, cfg.activation, cfg.pretrained_backbone, stages)
-        self.fpn = TopDownFPN(RESNET_CHANNELS[cfg.backbone][:stages], cfg.feat_dim)
+        self.fpn = TopDownFPN(
+            RESNET_CHANNELS[cfg.backbone][:stages], cfg.feat_dim, cfg.feature_norm
+        )
         self.gate = SpatialGate()
 
     def features(self, image: Tensor) -> Tensor:
