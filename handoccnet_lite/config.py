@@ -120,7 +120,7 @@ class ModelConfig:
     mano_init: ManoInit = "release"
     # Normalisation of the FPN output F before the gate, FIT and SET: "none" (the release) or
     # "batch" (BatchNorm2d after the smoothing conv). From random initialisation the unnormalised
-    # F grows (std ~60 after 750 steps) and the attention logits reach 1e4-1e7: saturated,
+    # F grows (std ~60 after 750 steps) and the attention logits reach 1e3-5e6: saturated,
     # one-hot softmax maps (see Backbone and results/cpu_ablation/trials/recipe.md)
     feature_norm: FeatureNorm = "none"
     loss: LossWeights = field(default_factory=LossWeights)

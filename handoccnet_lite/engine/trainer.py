@@ -631,8 +631,11 @@ def _train_step(s: _State, batch: dict[str, Tensor], step: int) -> dict[str, flo
     # The global gradient norm (clipped to grad_clip when set): a finite loss can still have
     # non-finite gradients (e.g. overflow in an attention backward), which would poison the
     # weights one step before the loss shows it.
-    max_norm = s.cfg.grad_clip if s.cfg.grad_clip > 0 else math.inf
-    grad_norm = nn.utils.clip_grad_norm_(s.model.parameters(), max_norm)
+    if s.cfg.grad_clip > 0:
+        grad_norm = nn.utils.clip_grad_norm_(s.model.parameters(), s.cfg.grad_clip)
+    else:  # the norm only: no rescaling pass over the gradients
+        grads = [p.grad for p in s.model.parameters() if p.grad is not None]
+        grad_norm = nn.utils.get_total_norm(grads)
     if not bool(torch.isfinite(grad_norm)):
         _raise_nonfinite_gradient(s, step)
     s.optimizer.step()

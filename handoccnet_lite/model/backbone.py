@@ -22,7 +22,7 @@ Release facts (common/nets/backbone.py, common/nets/cbam.py):
 Not in the release: ``feature_norm="batch"`` puts a BatchNorm2d after the FPN's smoothing conv
 (as torchvision's FPN ``norm_layer`` would). The release's F is unnormalised, which is harmless
 from ImageNet weights; from random initialisation F grows during training (std ~60 after 750
-CPU steps) and the attention logits q.k/sqrt(d) of FIT and SET reach 1e4-1e7, so every softmax
+CPU steps) and the attention logits q.k/sqrt(d) of FIT and SET reach 1e3-5e6, so every softmax
 map is one-hot and the fused kernel's backward can overflow.
 """
 
