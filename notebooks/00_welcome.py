@@ -87,7 +87,9 @@ def draw_pipeline(stages: list[tuple[str, str]]):
         ax.add_patch(box)
         ax.text(i * 1.5 + 0.55, 0.5, label, ha="center", va="center", fontsize=9)
         if i:
-            arrow = FancyArrowPatch((i * 1.5 - 0.4, 0.5), (i * 1.5, 0.5), arrowstyle="-|>", mutation_scale=14)
+            arrow = FancyArrowPatch(
+                (i * 1.5 - 0.4, 0.5), (i * 1.5, 0.5), arrowstyle="-|>", mutation_scale=14
+            )
             ax.add_patch(arrow)
     ax.set_xlim(-0.2, len(stages) * 1.5)
     ax.set_ylim(-0.2, 1.2)

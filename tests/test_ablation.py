@@ -65,7 +65,13 @@ def test_ablation_runs_then_skips_finished_runs(tmp_path: Path) -> None:
     assert set(paired["a"]) == {"no_fit"} and set(paired["b"]) == {"official"}
     assert "CPU budget protocol" in (out / "report.md").read_text()
     mean_pose = json.loads((out / "mean_pose.json").read_text())
-    assert mean_pose["pa_mpjpe"] > 0
+    mean_hand = json.loads((out / "mean_hand.json").read_text())
+    assert mean_pose["pa_mpjpe"] > 0 and mean_hand["pa_mpjpe"] > 0
+    assert mean_pose["pred_spread"] < 1e-3 and mean_hand["pred_spread"] < 1e-3  # constants
+    assert len(pd.read_csv(out / "mean_hand_per_sample.csv")) == 12
+    report = (out / "report.md").read_text()
+    assert "Mean-hand baseline" in report and "Prediction spread" in report
+    assert {"pred_spread", "gt_spread"} <= set(pd.read_csv(out / "runs.csv"))
     stage1 = json.loads((out / "backbone" / ablation.STAGE1_METRICS).read_text())
     assert stage1["pa_mpjpe"] > 0 and "Stage-1 full model" in (out / "report.md").read_text()
     timings = json.loads((out / ablation.TIMINGS_NAME).read_text())

@@ -5,7 +5,9 @@ Layout under the output folder (default runs/ablation/<profile>):
     backbone/              cached protocol: the backbone + FPN run (full model, official variant)
     features/train.pt      cached pre-gate FPN features F (N, C, G, G) + targets (augmented copies)
     features/test.pt
-    mean_pose.npz          the mean-pose baseline (training set's mean root-relative hand)
+    mean_pose.npz/.json    constant baselines fitted on the train set, scored on the test set:
+    mean_hand.npz/.json    mean root-relative hand in the camera frame / in the hand's own frame
+                           (evaluate.MeanPoseBaseline; the second is the stronger for PA-MPJPE)
     <variant>/seed<k>/     config.json, log.csv, checkpoint.pt, model.pt, per_sample.csv,
                            metrics.json (its presence marks the run as done: reruns skip it)
     runs.csv               one row per run (variant, seed, metric means)
@@ -46,6 +48,8 @@ METRICS_NAME = "metrics.json"
 TIMINGS_NAME = "timings.json"
 STAGE1_METRICS = "test_metrics.json"  # of backbone/: the stage-1 full model on the test set
 HEADLINE = ("pa_mpjpe", "mpjpe", "pa_mpvpe", "f5", "f15")
+#: Constant baselines (evaluate.MeanPoseBaseline frames) and their result files.
+BASELINE_FILES = {"camera": "mean_pose.json", "hand": "mean_hand.json"}
 HIGHER_IS_BETTER = {"f5", "f15", "auc_j", "auc_v"}
 
 
@@ -363,11 +367,12 @@ class Ablation:
             )
             atomic_torch_save(cache, folder / f"{name}.pt")
 
-    def mean_pose(self, train_set: Dataset) -> ev.MeanPoseBaseline:
-        path = self.out_dir / "mean_pose.npz"
+    def mean_pose(self, train_set: Dataset, frame: str = "camera") -> ev.MeanPoseBaseline:
+        """The constant baseline of `frame` ("camera": mean_pose.npz, "hand": mean_hand.npz)."""
+        path = self.out_dir / BASELINE_FILES[frame].replace(".json", ".npz")
         if path.is_file():
             return ev.MeanPoseBaseline.load(path)
-        base = ev.MeanPoseBaseline.fit(train_set, progress=self.progress)
+        base = ev.MeanPoseBaseline.fit(train_set, progress=self.progress, frame=frame)
         base.save(path)
         return base
 
@@ -390,7 +395,7 @@ class Ablation:
             f"ablation '{self.profile.name}' ({self.profile.protocol} protocol): "
             f"{len(pending)} runs to do, {done} already done (skipped)"
         )
-        if pending or not (self.out_dir / "mean_pose.json").is_file():
+        if pending or not all((self.out_dir / f).is_file() for f in BASELINE_FILES.values()):
             train_set, test_set = self._prepare_sets()
             with self.timed("mean_pose_baseline"):
                 self._baseline(train_set, test_set)
@@ -473,14 +478,16 @@ class Ablation:
         _write_json(path, {k: float(v) for k, v in means.items()})
 
     def _baseline(self, train_set: Dataset, test_set: Dataset) -> None:
-        """Mean-pose baseline: fit on the train set, score on the test set (mean_pose.json)."""
-        if (self.out_dir / "mean_pose.json").is_file():
-            return
-        base = self.mean_pose(train_set)
-        df = ev.evaluate_baseline(base, test_set, self.profile.eval_batch)
-        df.to_csv(self.out_dir / "mean_pose_per_sample.csv", index=False)
-        means = ev.summary_table(df).iloc[0].to_dict()
-        _write_json(self.out_dir / "mean_pose.json", {k: float(v) for k, v in means.items()})
+        """Constant baselines: fit on the train set, score on the test set (mean_pose.json,
+        mean_hand.json; see evaluate.MeanPoseBaseline)."""
+        for frame, name in BASELINE_FILES.items():
+            if (self.out_dir / name).is_file():
+                continue
+            base = self.mean_pose(train_set, frame)
+            df = ev.evaluate_baseline(base, test_set, self.profile.eval_batch)
+            df.to_csv(self.out_dir / name.replace(".json", "_per_sample.csv"), index=False)
+            means = ev.summary_table(df).iloc[0].to_dict()
+            _write_json(self.out_dir / name, {k: float(v) for k, v in means.items()})
 
     def run_one(
         self, variant: str, seed: int, run_dir: Path, train_set: Dataset, test_set: Dataset
@@ -657,6 +664,27 @@ def _relative(value: float, reference: float) -> str:
     return f"{abs(gain):.1%} {'better' if gain >= 0 else 'worse'} than"
 
 
+def _spread_line(what: str, m: dict[str, Any]) -> str:
+    return (
+        f"Prediction spread of the {what}: {m['pred_spread']:.2f} mm (ground truth "
+        f"{m['gt_spread']:.2f} mm; near 0 = a constant hand whatever the image)."
+    )
+
+
+def _spread_by_variant(out_dir: Path) -> dict[str, float]:
+    """Mean pred_spread per variant over its runs (+ '_gt'), from runs.csv when recorded."""
+    path = out_dir / "runs.csv"
+    if not path.is_file():
+        return {}
+    runs = pd.read_csv(path)
+    if "pred_spread" not in runs:
+        return {}
+    means = runs.groupby("variant", sort=False)["pred_spread"].mean()
+    out = {v: float(means[v]) for v in VARIANTS if v in means}
+    out["_gt"] = float(runs["gt_spread"].mean())
+    return out
+
+
 def write_report(
     out_dir: Path, summary: pd.DataFrame, paired: pd.DataFrame, profile: Profile | None
 ) -> Path:
@@ -682,15 +710,39 @@ def write_report(
     if mp.is_file():
         ref = json.loads(mp.read_text())
         lines += [
-            f"Mean-pose baseline: PA-MPJPE {ref['pa_mpjpe']:.2f} mm, MPJPE {ref['mpjpe']:.2f} mm.",
+            f"Mean-pose baseline (mean root-relative hand in the camera frame): PA-MPJPE "
+            f"{ref['pa_mpjpe']:.2f} mm, MPJPE {ref['mpjpe']:.2f} mm.",
+            "",
+        ]
+    mh = out_dir / "mean_hand.json"
+    if mh.is_file():
+        hand = json.loads(mh.read_text())
+        lines += [
+            f"Mean-hand baseline (average hand in its own frame, the stronger constant for "
+            f"PA-MPJPE when orientations vary): PA-MPJPE {hand['pa_mpjpe']:.2f} mm, "
+            f"MPJPE {hand['mpjpe']:.2f} mm.",
             "",
         ]
     stage1 = out_dir / "backbone" / STAGE1_METRICS
     if stage1.is_file() and mp.is_file():
-        s1 = json.loads(stage1.read_text())["pa_mpjpe"]
+        s1m = json.loads(stage1.read_text())
+        s1 = s1m["pa_mpjpe"]
+        vs_hand = f", {_relative(s1, hand['pa_mpjpe'])} the mean hand" if mh.is_file() else ""
         lines += [
             f"Stage-1 full model (backbone + FPN + official head, trained on images): PA-MPJPE "
-            f"{s1:.2f} mm, {_relative(s1, ref['pa_mpjpe'])} the mean pose.",
+            f"{s1:.2f} mm, {_relative(s1, ref['pa_mpjpe'])} the mean pose{vs_hand}.",
+            "",
+        ]
+        if "pred_spread" in s1m:
+            lines += [_spread_line("stage-1 model", s1m), ""]
+    spread = _spread_by_variant(out_dir)
+    if spread:
+        lines += [
+            "Prediction spread (rigidly aligned distance of each predicted hand to the average "
+            "predicted hand, mm; near 0 = one constant hand whatever the image; ground truth: "
+            f"{spread.pop('_gt'):.2f} mm): "
+            + ", ".join(f"{v} {x:.2f}" for v, x in spread.items())
+            + ".",
             "",
         ]
     lines += ["## Mean over seeds with 95% t-interval", "", _markdown(summary), ""]
@@ -703,9 +755,10 @@ def write_report(
 
 
 def _reference_lines(ax: Any, out_dir: Path) -> None:
-    """Dashed lines for the mean-pose baseline and the stage-1 full model, when recorded."""
+    """Dashed lines for the constant baselines and the stage-1 full model, when recorded."""
     refs = [
         (out_dir / "mean_pose.json", "mean-pose baseline", "tab:red"),
+        (out_dir / "mean_hand.json", "mean-hand baseline", "tab:orange"),
         (out_dir / "backbone" / STAGE1_METRICS, "stage-1 full model", "tab:blue"),
     ]
     for path, label, color in refs:

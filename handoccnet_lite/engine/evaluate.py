@@ -1,9 +1,20 @@
-"""Evaluation: per-sample metric records, summaries, accuracy vs occlusion, a mean-pose baseline.
+"""Evaluation: per-sample metric records, summaries, accuracy vs occlusion, constant baselines.
 
 Predictions of HandOccNet are root-relative; as in HandOccNet's own evaluation they are moved to
 the ground-truth root before scoring, so `mpjpe` here equals the root-relative MPJPE and
 `pa_mpjpe` is after similarity Procrustes (no reflection). Every record carries the sample index,
 its occlusion fraction and its number of visible joints, so any slice can be recomputed later.
+
+Two columns say whether a model reads its images at all (SPREAD): `pred_spread` is how far each
+predicted hand is from the average predicted hand after rigid alignment (mm), `gt_spread` the
+same for the ground truth. A model whose `pred_spread` is near 0 predicts one constant hand,
+whatever its PA-MPJPE; a perfect model has `pred_spread == gt_spread`.
+
+Two constant baselines (`MeanPoseBaseline`, by `frame`): "camera" averages the root-relative
+hands in the camera frame, the least-squares constant for MPJPE; under many global orientations that
+average shrinks towards a point (E[R x] = 0 for rotations R uniform on SO(3)). "hand" averages
+them in the hand's own frame (generalised Procrustes): the average articulation, the constant
+that PA-MPJPE, which ignores rotation, should be compared with.
 """
 
 from __future__ import annotations
@@ -34,6 +45,8 @@ METRICS: tuple[str, ...] = (
     "root_mpjpe",
     "root_mpvpe",
 )
+#: Spread columns (mm; see the module docstring): constant-output check, not accuracy.
+SPREAD: tuple[str, ...] = ("pred_spread", "gt_spread")
 #: Occlusion bins (fraction of hand pixels hidden) for the accuracy-vs-occlusion curves.
 OCCLUSION_BINS: tuple[float, ...] = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.7, 1.0)
 ROOT = 0  # wrist, canonical order
@@ -68,6 +81,8 @@ def _records(pred_j: Tensor, pred_v: Tensor, batch: dict[str, Tensor]) -> dict[s
     root = gt_j[:, ROOT : ROOT + 1]  # (B, 1, 3)
     rec = evaluate_batch(pred_j + root, gt_j, pred_v + root, gt_v)
     out = {k: v.cpu().numpy() for k, v in rec.items()}
+    out["pred_spread"] = pred_j.detach().double().cpu().numpy()  # (B, 21, 3), to rigid_spread_mm
+    out["gt_spread"] = (gt_j - root).double().cpu().numpy()
     out["index"] = batch["index"].cpu().numpy()
     out["occlusion"] = batch["occlusion"].float().cpu().numpy()
     out["visible_joints"] = batch["joints_vis"].float().sum(-1).cpu().numpy().astype(int)
@@ -96,11 +111,12 @@ def evaluate_predictor(
         pred_j, pred_v = predict(batch)
         parts.append(_records(pred_j, pred_v, batch))
     cols = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+    for name in SPREAD:
+        cols[name] = rigid_spread_mm(cols.pop(name))
     front = ["index", "occlusion", "visible_joints"]
     df = pd.DataFrame(cols)
-    return df[
-        front + [c for c in METRICS if c in df] + [c for c in df if c not in front + list(METRICS)]
-    ]
+    known = front + list(METRICS) + list(SPREAD)
+    return df[[c for c in known if c in df] + [c for c in df if c not in known]]
 
 
 def evaluate_model(
@@ -120,34 +136,102 @@ def evaluate_model(
 # --------------------------------------------------------------------------------------------
 # mean-pose baseline
 # --------------------------------------------------------------------------------------------
+def procrustes_mean(points: np.ndarray, iters: int = 10, tol: float = 1e-9) -> np.ndarray:
+    """Generalised Procrustes mean of N point sets (N, P, 3) -> (P, 3), centred at the origin.
+
+    Each set is rigidly aligned (rotation + translation, no scale, no reflection) onto the
+    current mean, the aligned sets are averaged, and this repeats until the mean stops moving:
+    the average *shape*, with every set's own pose removed.
+    """
+    pts = np.asarray(points, dtype=np.float64)
+    if pts.ndim != 3 or pts.shape[-1] != 3 or len(pts) == 0:
+        raise ValueError(f"points must be a non-empty (N, P, 3) array, got shape {pts.shape}.")
+    from handoccnet_lite.metrics import procrustes_align
+
+    x = torch.from_numpy(pts - pts.mean(1, keepdims=True))  # (N, P, 3) centred
+    mean = x[0].clone()  # (P, 3)
+    for _ in range(iters):
+        aligned = procrustes_align(x, mean.expand_as(x), scale=False)  # (N, P, 3)
+        new = aligned.mean(0)
+        new = new - new.mean(0)
+        moved = float((new - mean).norm(dim=-1).max())
+        mean = new
+        if moved < tol:
+            break
+    return mean.numpy()
+
+
+def rigid_spread_mm(joints: np.ndarray) -> np.ndarray:
+    """(N, J, 3) hands, metres -> (N,) mm: each hand's mean joint distance to the set's
+    Procrustes mean after rigid alignment. 0 for every sample of a constant prediction."""
+    from handoccnet_lite.metrics import procrustes_align
+
+    x = torch.from_numpy(np.asarray(joints, dtype=np.float64))
+    if len(x) < 2:
+        return np.zeros(len(x))
+    mean = torch.from_numpy(procrustes_mean(x.numpy())).expand_as(x)  # (N, J, 3)
+    aligned = procrustes_align(x, mean, scale=False)
+    return ((aligned - mean).norm(dim=-1).mean(-1) * 1000).numpy()
+
+
+BASELINE_FRAMES: tuple[str, ...] = ("camera", "hand")
+BASELINE_NAMES = {"camera": "mean pose", "hand": "mean hand"}
+
+
 @dataclass
 class MeanPoseBaseline:
-    """Predicts the training set's mean root-relative joints and vertices for every image.
+    """Predicts one constant root-relative hand (joints and vertices) for every image.
 
-    The reference any trained model must beat: it knows the average hand, nothing about the image.
+    The reference any trained model must beat: it knows the average hand, nothing about the
+    image. frame "camera" (the default, "mean pose"): the training set's mean root-relative hand
+    in the camera frame. frame "hand" ("mean hand"): its generalised Procrustes mean, i.e. the
+    average hand in its own frame; the stronger constant for PA-MPJPE when global orientations
+    vary (see the module docstring).
     """
 
     joints: np.ndarray  # (21, 3) metres, root-relative
     verts: np.ndarray  # (V, 3) metres, root-relative
+    frame: str = "camera"
+
+    @property
+    def name(self) -> str:
+        """'mean pose' (camera frame) or 'mean hand' (hand frame)."""
+        return BASELINE_NAMES[self.frame]
 
     @classmethod
     def fit(
-        cls, dataset: Dataset, batch_size: int = 64, progress: bool = False
+        cls,
+        dataset: Dataset,
+        batch_size: int = 64,
+        progress: bool = False,
+        frame: str = "camera",
     ) -> MeanPoseBaseline:
         """Average root-relative joints and vertices over `dataset` (items as INTERFACES.md)."""
         from tqdm.auto import tqdm
 
+        if frame not in BASELINE_FRAMES:
+            raise ValueError(f"frame must be one of {BASELINE_FRAMES}, got {frame!r}.")
         sum_j, sum_v, n = 0.0, 0.0, 0
+        hands: list[np.ndarray] = []  # frame "hand": every (21 + V, 3) hand, float32
         loader = DataLoader(dataset, batch_size=batch_size, shuffle=False)
-        for batch in tqdm(loader, desc="mean pose", unit="batch", disable=not progress):
+        for batch in tqdm(loader, desc=BASELINE_NAMES[frame], unit="batch", disable=not progress):
             j = batch["joints_cam"].double()  # (B, 21, 3)
             root = j[:, ROOT : ROOT + 1]  # (B, 1, 3)
+            v = batch["verts_cam"].double() - root  # (B, V, 3)
+            if frame == "hand":
+                hands.append(torch.cat([j - root, v], 1).float().numpy())
             sum_j = sum_j + (j - root).sum(0)
-            sum_v = sum_v + (batch["verts_cam"].double() - root).sum(0)
+            sum_v = sum_v + v.sum(0)
             n += j.shape[0]
         if n == 0:
-            raise ValueError("Cannot fit the mean-pose baseline on an empty dataset.")
-        return cls(joints=(sum_j / n).float().numpy(), verts=(sum_v / n).float().numpy())
+            raise ValueError(
+                f"Cannot fit the {BASELINE_NAMES[frame]} baseline on an empty dataset."
+            )
+        if frame == "camera":
+            return cls((sum_j / n).float().numpy(), (sum_v / n).float().numpy(), frame)
+        mean = procrustes_mean(np.concatenate(hands))  # (21 + V, 3), joints and surface together
+        mean = mean - mean[ROOT]  # root-relative, as predictions are
+        return cls(mean[:21].astype(np.float32), mean[21:].astype(np.float32), frame)
 
     def predictor(self) -> Predictor:
         def predict(batch: dict[str, Tensor]) -> tuple[Tensor, Tensor]:
@@ -160,18 +244,19 @@ class MeanPoseBaseline:
         return predict
 
     def save(self, path: str | Path) -> None:
-        np.savez(path, joints=self.joints, verts=self.verts)
+        np.savez(path, joints=self.joints, verts=self.verts, frame=np.array(self.frame))
 
     @classmethod
     def load(cls, path: str | Path) -> MeanPoseBaseline:
         with np.load(path) as z:
-            return cls(joints=z["joints"], verts=z["verts"])
+            frame = str(z["frame"]) if "frame" in z else "camera"  # older files: camera frame
+            return cls(joints=z["joints"], verts=z["verts"], frame=frame)
 
 
 def evaluate_baseline(
     baseline: MeanPoseBaseline, dataset: Dataset, batch_size: int = 64, progress: bool = False
 ) -> pd.DataFrame:
-    """Per-sample records of the mean-pose baseline (CPU)."""
+    """Per-sample records of a constant baseline (CPU)."""
     return evaluate_predictor(baseline.predictor(), dataset, batch_size, "cpu", progress)
 
 
@@ -179,8 +264,8 @@ def evaluate_baseline(
 # tables and curves
 # --------------------------------------------------------------------------------------------
 def summary_table(df: pd.DataFrame, by: str | list[str] | None = None) -> pd.DataFrame:
-    """Mean of every metric column (grouped by `by` when given), plus the sample count."""
-    metrics = [c for c in METRICS if c in df]
+    """Mean of every metric and spread column (grouped by `by` when given), plus the count."""
+    metrics = [c for c in (*METRICS, *SPREAD) if c in df]
     if by is None:
         out = df[metrics].mean().to_frame().T
         out.insert(0, "n", len(df))

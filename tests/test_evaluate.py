@@ -1,0 +1,120 @@
+"""Evaluation helpers: the Procrustes mean, the prediction spread, the two constant baselines."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from torch.utils.data import Dataset
+
+from handoccnet_lite.engine import evaluate as ev
+from handoccnet_lite.hand.sampler import random_rotations
+from handoccnet_lite.model.rotations import axis_angle_to_matrix
+
+
+def _rotations(n: int, seed: int) -> np.ndarray:
+    """(n, 3, 3) rotations uniform on SO(3)."""
+    aa = random_rotations(n, torch.Generator().manual_seed(seed))
+    return axis_angle_to_matrix(aa).double().numpy()
+
+
+def _hand(rng: np.random.Generator, n_pts: int) -> np.ndarray:
+    """(n_pts, 3) an irregular rigid point set of hand size (metres), wrist at the origin."""
+    pts = rng.normal(0, 0.04, (n_pts, 3))
+    return pts - pts[0]
+
+
+class _Hands(Dataset):
+    """Items with the keys the baselines and evaluation read, from given root-relative hands."""
+
+    def __init__(self, joints: np.ndarray, verts: np.ndarray, offset: np.ndarray) -> None:
+        self.j, self.v, self.o = joints, verts, offset  # (N, 21, 3), (N, V, 3), (N, 3)
+
+    def __len__(self) -> int:
+        return len(self.j)
+
+    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
+        o = torch.tensor(self.o[i], dtype=torch.float32)
+        return {
+            "joints_cam": torch.tensor(self.j[i], dtype=torch.float32) + o,
+            "verts_cam": torch.tensor(self.v[i], dtype=torch.float32) + o,
+            "index": torch.tensor(i),
+            "occlusion": torch.tensor(0.2),
+            "joints_vis": torch.ones(21),
+        }
+
+
+def _rotated_copies(n: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """One rigid hand (joints (21, 3), verts (30, 3)) under n uniform rotations, plus offsets."""
+    rng = np.random.default_rng(seed)
+    hand = _hand(rng, 51)
+    rot = _rotations(n, seed)
+    posed = np.einsum("nij,pj->npi", rot, hand)  # (n, 51, 3)
+    posed -= posed[:, :1]
+    offset = rng.normal(0, 0.1, (n, 3)) + [0, 0, 0.5]
+    return hand, posed[:, :21], posed[:, 21:], offset
+
+
+def test_procrustes_mean_recovers_the_shape_under_random_rotations() -> None:
+    hand, joints, verts, _ = _rotated_copies(64, 0)
+    mean = ev.procrustes_mean(np.concatenate([joints, verts], 1))  # (51, 3), centred
+    centred = hand - hand.mean(0)
+    from handoccnet_lite.metrics import procrustes_align
+
+    aligned = procrustes_align(mean, centred, scale=False)
+    assert np.abs(aligned - centred).max() < 1e-6  # the same shape, up to a rotation
+    # whereas the plain average of the rotated copies shrinks towards a point
+    plain = np.concatenate([joints, verts], 1).mean(0)
+    assert (
+        np.linalg.norm(plain - plain.mean(0), axis=1).mean()
+        < 0.5 * np.linalg.norm(centred, axis=1).mean()
+    )
+    with pytest.raises(ValueError, match=r"\(N, P, 3\)"):
+        ev.procrustes_mean(np.zeros((4, 21)))
+
+
+def test_rigid_spread_is_zero_for_a_constant_and_positive_for_varied_hands() -> None:
+    rng = np.random.default_rng(1)
+    hand = _hand(rng, 21)
+    rotated = np.einsum("nij,pj->npi", _rotations(16, 1), hand)  # same shape, many poses
+    assert ev.rigid_spread_mm(rotated).max() < 1e-3  # mm
+    varied = rotated + rng.normal(0, 0.005, rotated.shape)  # 5 mm per-axis shape noise
+    spread = ev.rigid_spread_mm(varied)
+    assert spread.shape == (16,) and 4 < spread.mean() < 12
+    assert ev.rigid_spread_mm(hand[None]).tolist() == [0.0]
+
+
+def test_mean_hand_baseline_beats_the_camera_mean_under_random_orientations(
+    tmp_path: Path,
+) -> None:
+    hand, joints, verts, offset = _rotated_copies(48, 2)
+    rng = np.random.default_rng(3)
+    noisy_j = joints + rng.normal(0, 0.003, joints.shape)  # articulation noise per sample
+    data = _Hands(noisy_j, verts, offset)
+    camera = ev.MeanPoseBaseline.fit(data, batch_size=16, frame="camera")
+    hand_base = ev.MeanPoseBaseline.fit(data, batch_size=16, frame="hand")
+    assert (camera.name, hand_base.name) == ("mean pose", "mean hand")
+    assert np.allclose(hand_base.joints[0], 0, atol=1e-7)  # root-relative like predictions
+    res = {
+        b.name: ev.summary_table(ev.evaluate_baseline(b, data, batch_size=16)).iloc[0]
+        for b in (camera, hand_base)
+    }
+    # the camera-frame average is nearly a point; the hand-frame one is the rigid hand (+ noise)
+    assert res["mean hand"]["pa_mpjpe"] < 0.5 * res["mean pose"]["pa_mpjpe"]
+    assert res["mean hand"]["pa_mpjpe"] < 6.0  # mm: about the 3 mm per-axis noise
+    for r in res.values():  # a constant predicts one hand: no spread; the truth varies
+        assert r["pred_spread"] < 1e-3 and r["gt_spread"] > 2.0
+    path = tmp_path / "mean_hand.npz"
+    hand_base.save(path)
+    loaded = ev.MeanPoseBaseline.load(path)
+    assert loaded.frame == "hand" and np.array_equal(loaded.verts, hand_base.verts)
+    with pytest.raises(ValueError, match="frame must be one of"):
+        ev.MeanPoseBaseline.fit(data, frame="world")
+
+
+def test_old_baseline_files_load_as_camera_frame(tmp_path: Path) -> None:
+    path = tmp_path / "mean_pose.npz"
+    np.savez(path, joints=np.zeros((21, 3)), verts=np.zeros((30, 3)))  # written before `frame`
+    assert ev.MeanPoseBaseline.load(path).frame == "camera"
