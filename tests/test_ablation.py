@@ -161,3 +161,11 @@ def test_an_existing_set_of_another_size_is_a_clear_error(tmp_path: Path) -> Non
     ablation.check_existing_set(folder, 6000, spec)  # the right set passes
     with pytest.raises(ValueError, match="seed"):
         ablation.check_existing_set(folder, 6000, dataclasses.replace(spec, seed=1))
+
+
+def test_profile_train_config_can_turn_augmentation_off() -> None:
+    prof = mini_profile()
+    on = ablation.Ablation(prof, Path("unused"), device="cpu", progress=False).datasets()[0]
+    no_aug = dataclasses.replace(prof, train={**prof.train, "augment": False})
+    off = ablation.Ablation(no_aug, Path("unused"), device="cpu", progress=False).datasets()[0]
+    assert on.dataset.cfg.augment and not off.dataset.cfg.augment  # Subset of SynthOccDataset

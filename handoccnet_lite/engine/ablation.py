@@ -297,8 +297,8 @@ class Ablation:
         return [(v, s, self.out_dir / v / f"seed{s}") for v in self.variants for s in self.seeds]
 
     def datasets(self, seed: int | None = None) -> tuple[Dataset, Dataset]:
-        """Train (augmented, seeded) and test SynthOcc image sets of the profile (generated if
-        missing)."""
+        """Train (seeded; augmented unless the profile's train config says `augment: False`) and
+        test SynthOcc image sets of the profile (generated if missing)."""
         from handoccnet_lite.data.dataset import SynthOccDataset
         from handoccnet_lite.engine.trainer import ALL_SHARDS, first_items
 
@@ -311,7 +311,7 @@ class Ablation:
                     spec.root,
                     "train",
                     size,
-                    augment=True,
+                    augment=bool(self.profile.train.get("augment", True)),
                     seed=seed or self.seeds[0],
                     cache_shards=ALL_SHARDS,
                 ),
