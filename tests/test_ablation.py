@@ -132,22 +132,25 @@ def test_quick_profile_end_to_end(tmp_path: Path) -> None:
 
 
 def test_profile_model_overrides_reach_every_run(tmp_path: Path) -> None:
-    """The cpu profile's recipe (identity MANO start, strong pose term) is part of the config of
-    the stage-1 run, of every head run and of `train --profile cpu`."""
+    """The cpu profile's recipe (identity MANO start, feature norm, loss weights) is part of the
+    config of the stage-1 run, of every head run and of `train --profile cpu`."""
     from handoccnet_lite.cli import build_parser, build_train_config
     from handoccnet_lite.engine.profiles import CPU_MODEL_OVERRIDES, profile_model_config
 
     cpu = get_profile("cpu")
     assert cpu.model == CPU_MODEL_OVERRIDES
     base = profile_model_config(cpu)
-    assert base.mano_init == "identity" and base.loss.pose == CPU_MODEL_OVERRIDES["loss.pose"]
-    assert preset("lite").mano_init == "release" and preset("lite").loss.pose == 10.0
+    assert base.mano_init == "identity" and base.feature_norm == "batch"
+    assert base.loss.joints == CPU_MODEL_OVERRIDES["loss.joints"] != preset("lite").loss.joints
+    assert preset("lite").mano_init == "release" and preset("lite").feature_norm == "none"
     abl = ablation.Ablation(cpu, tmp_path, device="cpu", progress=False)
     for variant in ("official", "no_fit"):
         cfg = abl.train_config(ablation.variant_config(abl.base_model_config(), variant), 0, True)
-        assert cfg.model.mano_init == "identity" and cfg.model.loss.pose == base.loss.pose
+        assert cfg.model.mano_init == "identity" and cfg.model.loss == base.loss
+        assert cfg.model.feature_norm == "batch"
     args = build_parser().parse_args(["train", "--profile", "cpu", "--out", str(tmp_path)])
-    assert build_train_config(args).model.loss.pose == base.loss.pose
+    train_cfg = build_train_config(args)
+    assert train_cfg.model.loss == base.loss and not train_cfg.augment
 
 
 def test_an_existing_set_of_another_size_is_a_clear_error(tmp_path: Path) -> None:
