@@ -83,6 +83,13 @@ def test_ablation_runs_then_skips_finished_runs(tmp_path: Path) -> None:
     assert any("0 runs to do, 2 already done" in line for line in logs), logs
     assert {p: p.stat().st_mtime_ns for p in stamps} == stamps  # nothing retrained
 
+    # a folder from before the mean-hand baseline existed: rerunning adds it, trains nothing
+    for name in ("mean_hand.json", "mean_hand.npz"):
+        (out / name).unlink()
+    ablation.Ablation(mini_profile(), out, device="cpu", progress=False, log=logs.append).run()
+    assert json.loads((out / "mean_hand.json").read_text())["pa_mpjpe"] > 0
+    assert {p: p.stat().st_mtime_ns for p in stamps} == stamps
+
     paths = ablation.plot_results(out, figs)
     assert [p.name for p in paths] == ["ablation_pa_mpjpe.png", "ablation_vs_occlusion.png"]
     assert all(p.stat().st_size > 1000 for p in paths)
