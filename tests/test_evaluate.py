@@ -114,6 +114,14 @@ def test_mean_hand_baseline_beats_the_camera_mean_under_random_orientations(
         ev.MeanPoseBaseline.fit(data, frame="world")
 
 
+def test_mean_hand_on_a_strided_subset_of_a_large_set(monkeypatch) -> None:
+    _, joints, verts, offset = _rotated_copies(48, 4)  # one rigid hand, 48 orientations
+    full = ev.MeanPoseBaseline.fit(_Hands(joints, verts, offset), frame="hand")
+    monkeypatch.setattr(ev, "MAX_HANDS_FOR_MEAN", 10)  # every 5th hand: 10 of 48
+    sub = ev.MeanPoseBaseline.fit(_Hands(joints, verts, offset), frame="hand")
+    assert np.abs(sub.joints - full.joints).max() < 1e-5  # the same rigid hand either way
+
+
 def test_old_baseline_files_load_as_camera_frame(tmp_path: Path) -> None:
     path = tmp_path / "mean_pose.npz"
     np.savez(path, joints=np.zeros((21, 3)), verts=np.zeros((30, 3)))  # written before `frame`
