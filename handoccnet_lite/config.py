@@ -63,8 +63,8 @@ class LossWeights:
     joints_img: float = 100.0
     # Not in the paper (0 = off, the release): cross-entropy between the soft-argmax heatmaps and
     # a Gaussian around each 2D joint (losses.heatmap_cross_entropy): a dense, per-pixel signal
-    # for the 2D branch. No profile turns it on: it did not help in short CPU trials
-    # (results/cpu_ablation/trials/recipe.md).
+    # for the 2D branch. The cpu profile turns it on (engine.profiles.CPU_MODEL_OVERRIDES;
+    # trials in results/cpu_ablation/trials/recipe.md).
     heatmap: float = 0.0
     heatmap_sigma: float = 1.0  # the Gaussian's std in heatmap cells
     # Not in the paper (0 = off): binary cross-entropy between the spatial gate s and the
