@@ -157,8 +157,11 @@ if cfg.activation == "leaky_relu":
 # 1 × 1 *lateral* convolutions bring C2..C5 to C channels; starting from the coarsest, each level
 # is upsampled (bilinear) to the next finer one and added; a 3 × 3 convolution smooths the finest
 # level. Only P2 is used. Then a 2 × 2 average pool gives the feature F on the G × G grid.
+# With `feature_norm="batch"` (not in the release; the bundled checkpoint uses it) a BatchNorm
+# follows the smoothing conv, so F keeps a fixed scale while training from random weights;
+# with the release's `"none"`, `fpn.norm` is the identity.
 #
-# P5 = L5(C5);  P_k = up(P_{k+1}) + L_k(C_k) for k = 4, 3, 2;  F = avgpool₂(smooth(P2))
+# P5 = L5(C5);  P_k = up(P_{k+1}) + L_k(C_k) for k = 4, 3, 2;  F = avgpool₂(norm(smooth(P2)))
 
 # %%
 fpn = backbone.fpn
@@ -167,10 +170,11 @@ with torch.no_grad():
     p = lateral[-1]  # (B, C, S/32, S/32) P5
     for lat in reversed(lateral[:-1]):  # P4, P3, P2
         p = F.interpolate(p, size=lat.shape[-2:], mode="bilinear", align_corners=False) + lat
-    p2 = fpn.smooth(p)  # (B, C, S/4, S/4)
+    p2 = fpn.norm(fpn.smooth(p))  # (B, C, S/4, S/4); norm: BatchNorm2d or nn.Identity
     feat = F.avg_pool2d(p2, kernel_size=2)  # (B, C, G, G)
     torch.testing.assert_close(p2, fpn(feats))
 print("P2", tuple(p2.shape), "-> F", tuple(feat.shape), "(equal to the package's FPN)")
+print(f"feature_norm = {cfg.feature_norm!r}: fpn.norm is {type(fpn.norm).__name__}")
 assert feat.shape == (B, cfg.feat_dim, cfg.grid, cfg.grid)
 
 # %% [markdown]
