@@ -49,13 +49,14 @@ QUICK_COST = (
     "32 steps); a smoke test: its models do not yet beat the mean pose"
 )
 CPU_COST = (
-    "measured once (2026-11-29, 2-core VM, nothing else running): 60.0 min wall for "
-    "`ablate --profile cpu` (stage 1 full model 750 steps x 32 images 25.3 min at 15.8 img/s, "
-    "feature cache 12300 images 4.4 min, 18 head runs of 120 steps x 64, two at a time, "
-    "29.9 min, evaluation + baseline 0.2 min) plus 2 min to generate the 12000 training images "
-    "on first use; 6587 CPU-seconds user. The same VM ran the stage-1 step twice as fast on "
-    "2026-11-24. Result: the official heads did NOT beat the mean pose by the target (PA-MPJPE "
-    "22.5 vs 21.3 mm): see results/cpu_ablation/README.md."
+    "measured once with the current recipe (2026-11-29, 2-core VM, short evaluations and tests "
+    "also running): 61.6 min wall for `ablate --profile cpu` (stage 1 full model 750 steps x "
+    "32 images 27.0 min at about 15 img/s, feature cache 12300 images 4.8 min, 18 head runs of "
+    "120 steps x 64, two at a time, 28.9 min, evaluation + baselines 0.7 min) plus 2 min to "
+    "generate the 12000 training images on first use; 6729 CPU-seconds user. The same VM ran "
+    "the stage-1 step twice as fast on 2026-11-24. Result: stage 1 16.10 mm PA-MPJPE, official "
+    "heads 17.32 mm, mean pose 21.53 mm, mean hand 16.93 mm: the 40% target is NOT met; see "
+    "results/cpu_ablation/README.md."
 )
 
 
