@@ -125,6 +125,11 @@ def report() -> str:
     return "\n".join(c.line() for c in run_checks())
 
 
+#: Below this PA-MPJPE gain over the constant the bundled model is called under-trained (the
+#: cpu profile's target gain, engine.profiles).
+UNDER_TRAINED_GAIN = 0.40
+
+
 def bundled_model_quality() -> dict[str, float] | None:
     """PA-MPJPE (mm) of the bundled lite checkpoint and of the constant baselines (mean pose;
     mean hand when recorded) on the held-out SynthOcc test split, read from the committed
@@ -165,7 +170,14 @@ def bundled_model_caveat() -> str:
             f"{ours:.2f} mm vs {ref:.2f} mm for {name}, i.e. WORSE than predicting one "
             "constant hand: read its maps as those of an under-trained model."
         )
+    gain = 1 - ours / ref
+    caveat = (
+        ": only a little better than one constant hand, so read its maps as those of an "
+        "under-trained model."
+        if gain < UNDER_TRAINED_GAIN
+        else "."
+    )
     return (
-        f"Bundled lite checkpoint: PA-MPJPE {ours:.2f} mm vs {ref:.2f} mm for {name} "
-        "(SynthOcc test split, synthetic)."
+        f"Bundled lite checkpoint on the SynthOcc test split (synthetic): PA-MPJPE {ours:.2f} mm "
+        f"vs {ref:.2f} mm for {name}, {gain:.0%} better{caveat}"
     )

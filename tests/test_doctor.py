@@ -41,3 +41,5 @@ def test_bundled_model_caveat_is_computed_from_the_results() -> None:
         ref = q.get("mean_hand_pa_mpjpe", q["mean_pose_pa_mpjpe"])  # the stronger constant
         assert f"{q['bundled_pa_mpjpe']:.2f}" in line and f"{ref:.2f}" in line
         assert ("WORSE" in line) == (q["bundled_pa_mpjpe"] >= ref)
+        gain = 1 - q["bundled_pa_mpjpe"] / ref
+        assert ("under-trained" in line) == (gain < doctor.UNDER_TRAINED_GAIN)
