@@ -81,8 +81,9 @@ def _records(pred_j: Tensor, pred_v: Tensor, batch: dict[str, Tensor]) -> dict[s
     root = gt_j[:, ROOT : ROOT + 1]  # (B, 1, 3)
     rec = evaluate_batch(pred_j + root, gt_j, pred_v + root, gt_v)
     out = {k: v.cpu().numpy() for k, v in rec.items()}
-    out["pred_spread"] = pred_j.detach().double().cpu().numpy()  # (B, 21, 3), to rigid_spread_mm
-    out["gt_spread"] = (gt_j - root).double().cpu().numpy()
+    # root-relative hands (B, 21, 3): the spread columns need the whole set (evaluate_predictor)
+    out["_pred_hands"] = pred_j.detach().double().cpu().numpy()
+    out["_gt_hands"] = (gt_j - root).double().cpu().numpy()
     out["index"] = batch["index"].cpu().numpy()
     out["occlusion"] = batch["occlusion"].float().cpu().numpy()
     out["visible_joints"] = batch["joints_vis"].float().sum(-1).cpu().numpy().astype(int)
@@ -111,8 +112,8 @@ def evaluate_predictor(
         pred_j, pred_v = predict(batch)
         parts.append(_records(pred_j, pred_v, batch))
     cols = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
-    for name in SPREAD:
-        cols[name] = rigid_spread_mm(cols.pop(name))
+    for name, hands in zip(SPREAD, ("_pred_hands", "_gt_hands"), strict=True):
+        cols[name] = rigid_spread_mm(cols.pop(hands))  # (N,) mm
     front = ["index", "occlusion", "visible_joints"]
     df = pd.DataFrame(cols)
     known = front + list(METRICS) + list(SPREAD)
