@@ -50,6 +50,11 @@ STAGE1_METRICS = "test_metrics.json"  # of backbone/: the stage-1 full model on 
 HEADLINE = ("pa_mpjpe", "mpjpe", "pa_mpvpe", "f5", "f15")
 #: Constant baselines (evaluate.MeanPoseBaseline frames) and their result files.
 BASELINE_FILES = {"camera": "mean_pose.json", "hand": "mean_hand.json"}
+BASELINE_LABELS = {
+    "camera": "Mean-pose baseline (mean root-relative hand in the camera frame)",
+    "hand": "Mean-hand baseline (average hand in its own frame, the stronger constant for "
+    "PA-MPJPE when orientations vary)",
+}
 HIGHER_IS_BETTER = {"f5", "f15", "auc_j", "auc_v"}
 
 
@@ -706,31 +711,24 @@ def write_report(
             ),
             "",
         ]
-    mp = out_dir / "mean_pose.json"
-    if mp.is_file():
-        ref = json.loads(mp.read_text())
-        lines += [
-            f"Mean-pose baseline (mean root-relative hand in the camera frame): PA-MPJPE "
-            f"{ref['pa_mpjpe']:.2f} mm, MPJPE {ref['mpjpe']:.2f} mm.",
-            "",
-        ]
-    mh = out_dir / "mean_hand.json"
-    if mh.is_file():
-        hand = json.loads(mh.read_text())
-        lines += [
-            f"Mean-hand baseline (average hand in its own frame, the stronger constant for "
-            f"PA-MPJPE when orientations vary): PA-MPJPE {hand['pa_mpjpe']:.2f} mm, "
-            f"MPJPE {hand['mpjpe']:.2f} mm.",
-            "",
-        ]
+    refs: dict[str, dict[str, float]] = {}  # frame -> the baseline's metrics, when recorded
+    for frame, name in BASELINE_FILES.items():
+        path = out_dir / name
+        if path.is_file():
+            refs[frame] = m = json.loads(path.read_text())
+            lines += [
+                f"{BASELINE_LABELS[frame]}: PA-MPJPE {m['pa_mpjpe']:.2f} mm, "
+                f"MPJPE {m['mpjpe']:.2f} mm.",
+                "",
+            ]
     stage1 = out_dir / "backbone" / STAGE1_METRICS
-    if stage1.is_file() and mp.is_file():
+    if stage1.is_file() and "camera" in refs:
         s1m = json.loads(stage1.read_text())
         s1 = s1m["pa_mpjpe"]
-        vs_hand = f", {_relative(s1, hand['pa_mpjpe'])} the mean hand" if mh.is_file() else ""
+        vs = [f"{_relative(s1, refs[f]['pa_mpjpe'])} the {ev.BASELINE_NAMES[f]}" for f in refs]
         lines += [
             f"Stage-1 full model (backbone + FPN + official head, trained on images): PA-MPJPE "
-            f"{s1:.2f} mm, {_relative(s1, ref['pa_mpjpe'])} the mean pose{vs_hand}.",
+            f"{s1:.2f} mm, {', '.join(vs)}.",
             "",
         ]
         if "pred_spread" in s1m:
