@@ -410,8 +410,8 @@ def _add_ablate(sub: Any) -> None:
         "Grid: official (baseline: softmax x sigmoid FIT + SET, the release), fit_softmax,\n"
         "fit_sigmoid, no_fit, no_set, supplement (the supplement's single-head pseudocode).\n\n"
         "Profiles: quick (tiny preset, bundled samples, a couple of minutes on 2 CPU cores),\n"
-        "cpu (lite preset, CPU budget protocol, measured ~60 min on 2 cores), gpu (paper preset,\n"
-        "full protocol). CPU budget protocol: backbone + FPN trained once (official variant), its\n"
+        "cpu (lite preset at 64 px, CPU budget protocol, measured ~40 min on 2 cores), gpu (paper\n"
+        "preset, full protocol). CPU budget protocol: backbone + FPN trained once (official), its\n"
         "pre-gate features cached, each variant's gate/FIT/SET/regressor trained on the cache.\n"
         "The paper's own ablation numbers are not available here: these are our measurements.",
         f"  {PROG} ablate --profile quick\n"
@@ -570,9 +570,10 @@ def _add_export(sub: Any) -> None:
         "export",
         "a small copy of trained weights (float16) + its config JSON",
         "Write the weights of a run as a small file (float16 storage; `load_trained`, `eval` and\n"
-        "`demo` cast them back to float32) and, beside it, a .json with the model config and\n"
-        "where the weights came from. This is how data_samples/checkpoints/lite_synthocc.pt is\n"
-        "made (see results/cpu_ablation/README.md).",
+        "`demo` cast them back to float32) and, beside it, a .json with the model config, where\n"
+        "the weights came from and, for an ablation's stage 1, its test metrics and the constant\n"
+        "baselines' PA-MPJPE (what `doctor` quotes). This is how\n"
+        "data_samples/checkpoints/lite_synthocc.pt is made (see results/cpu_ablation/README.md).",
         f"  {PROG} export --run runs/cpu_ablation/backbone "
         "--out data_samples/checkpoints/lite_synthocc.pt\n",
     )

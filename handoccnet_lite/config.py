@@ -71,6 +71,11 @@ class LossWeights:
     # fraction of each cell covered by the *visible* hand (losses.gate_mask_bce), i.e. telling
     # the gate what the paper says it should find (F_P = F * s, the visible hand).
     gate: float = 0.0
+    # Not in the paper (0 = off): MSE of the root-relative 3D joints after giving the prediction
+    # the true global orientation (losses.hand_frame_joints), i.e. the articulation alone. The
+    # camera-frame joint term mixes finger errors with the (early on, unknown) orientation; this
+    # one is what PA-MPJPE measures, up to scale. The cpu profile turns it on.
+    joints_hand: float = 0.0
 
 
 Backbone = Literal["resnet18", "resnet34", "resnet50"]

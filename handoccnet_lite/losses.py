@@ -125,6 +125,24 @@ def gate_mask_bce(gate: Tensor, visible: Tensor, mask: Tensor | None = None) -> 
     return (bce * weight).sum() / weight.sum().clamp_min(1.0)
 
 
+def hand_frame_joints(joints: Tensor, rot: Tensor, target_rot: Tensor) -> Tensor:
+    """Root-relative joints (B, J, 3) posed with global rotation `rot` (B, 3, 3), re-posed with
+    `target_rot`: the hand's own frame is x_local = x R (row vectors), so x R R_target^T."""
+    return joints @ rot @ target_rot.transpose(1, 2)  # (B, J, 3)
+
+
+def joints_hand_mse(pred: Mapping[str, Tensor], batch: Mapping[str, Tensor]) -> Tensor:
+    """MSE of the predicted root-relative joints under the *true* global orientation against the
+    truth: the articulation (and shape) error alone, whatever the predicted orientation. Over the
+    samples with MANO and 3D joint ground truth. Not a term of the paper (LossWeights.joints_hand).
+    """
+    target, _ = root_relative_targets(batch)  # (B, 21, 3)
+    true_rot = axis_angle_to_matrix(batch["mano_pose"][:, :3])  # (B, 3, 3) global orientation
+    aligned = hand_frame_joints(pred["joints"], pred["rotmats"][:, 0], true_rot)  # (B, 21, 3)
+    mask = batch["has_mano"].reshape(-1) * batch.get("has_joints", torch.ones_like(target[:, 0, 0]))
+    return masked_mse(aligned, target, mask)
+
+
 def compute_losses(
     pred: Mapping[str, Tensor], batch: Mapping[str, Tensor], weights: LossWeights | None = None
 ) -> dict[str, Tensor]:
@@ -153,6 +171,8 @@ def compute_losses(
                 "'visible_mask' from a dataset item (augment_sample adds it); or set loss.gate=0."
             )
         terms["gate"] = gate_mask_bce(pred["gate"], batch["visible_mask"], batch.get("has_mask"))
+    if weights.joints_hand > 0:  # optional, not the paper's (see LossWeights.joints_hand)
+        terms["joints_hand"] = joints_hand_mse(pred, batch)
     weighted = {name: getattr(weights, name) * value for name, value in terms.items()}
     weighted["total"] = torch.stack(list(weighted.values())).sum()
     return weighted

@@ -40,6 +40,11 @@ def test_apply_overrides_and_variants() -> None:
     with pytest.raises(ValueError, match="Unknown variant"):
         ablation.variant_config(base, "no_gate")
     assert set(PROFILES) == {"quick", "cpu", "gpu"}
+    # input_size resizes: the token grid and both transformers follow; the depth goes first
+    small = ablation.apply_overrides(preset("lite"), {"hourglass_depth": 3, "input_size": 64})
+    assert (small.input_size, small.grid, small.fit.grid, small.set.grid) == (64, 8, 8, 8)
+    with pytest.raises(ValueError, match="hourglass_depth"):
+        ablation.apply_overrides(preset("lite"), {"input_size": 64})  # depth 4 needs grid 16
 
 
 def test_ablation_runs_then_skips_finished_runs(tmp_path: Path) -> None:
@@ -148,6 +153,7 @@ def test_profile_model_overrides_reach_every_run(tmp_path: Path) -> None:
     assert cpu.model == CPU_MODEL_OVERRIDES
     base = profile_model_config(cpu)
     assert base.mano_init == "identity" and base.feature_norm == "batch"
+    assert (base.input_size, base.grid, base.loss.joints_hand) == (64, 8, 1e3)
     assert base.loss.joints == CPU_MODEL_OVERRIDES["loss.joints"] != preset("lite").loss.joints
     assert preset("lite").mano_init == "release" and preset("lite").feature_norm == "none"
     abl = ablation.Ablation(cpu, tmp_path, device="cpu", progress=False)

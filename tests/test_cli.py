@@ -154,6 +154,13 @@ def _check_export(run: Path, small: Path) -> None:
     with torch.no_grad():
         a, b = full(image)["joints"], half(image)["joints"]
     torch.testing.assert_close(a, b, atol=2e-3, rtol=2e-2)
+    # a run evaluated by an ablation (stage 1): its test metrics and the constants travel along
+    assert "evaluation" not in info  # a plain train run has no test_metrics.json
+    (run / "test_metrics.json").write_text(json.dumps({"pa_mpjpe": 15.5, "n": 300}))
+    (run.parent / "mean_pose.json").write_text(json.dumps({"pa_mpjpe": 21.5}))
+    assert main(["export", "--run", str(run), "--out", str(small)]) == 0
+    info = json.loads(small.with_suffix(".json").read_text())
+    assert info["evaluation"] == {"pa_mpjpe": 15.5, "mean_pose_pa_mpjpe": 21.5}
 
 
 def test_ablate_list_shows_status(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

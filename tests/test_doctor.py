@@ -43,3 +43,16 @@ def test_bundled_model_caveat_is_computed_from_the_results() -> None:
         assert ("WORSE" in line) == (q["bundled_pa_mpjpe"] >= ref)
         gain = 1 - q["bundled_pa_mpjpe"] / ref
         assert ("under-trained" in line) == (gain < doctor.UNDER_TRAINED_GAIN)
+
+
+def test_bundled_model_quality_reads_the_checkpoint_json_first(tmp_path: Path, monkeypatch) -> None:
+    import json
+
+    ckpt = tmp_path / "lite_synthocc.pt"
+    evaluation = {"pa_mpjpe": 9.0, "mean_pose_pa_mpjpe": 20.0, "mean_hand_pa_mpjpe": 16.0}
+    ckpt.with_suffix(".json").write_text(json.dumps({"evaluation": evaluation}))
+    monkeypatch.setattr(doctor, "BUNDLED_CHECKPOINT", ckpt)
+    q = doctor.bundled_model_quality()
+    assert q == {"bundled_pa_mpjpe": 9.0, "mean_pose_pa_mpjpe": 20.0, "mean_hand_pa_mpjpe": 16.0}
+    line = doctor.bundled_model_caveat()
+    assert "9.00 mm vs 16.00 mm" in line and "44% better." in line and "under-trained" not in line

@@ -30,7 +30,7 @@ def _perfect(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         "joints_img": batch["joints_img"].clone(),
         "joints": batch["joints_cam"] - root,
         "verts": batch["verts_cam"] - root,
-        "rotmats": axis_angle_to_matrix(batch["mano_pose"].view(B, 16, 3)),
+        "rotmats": axis_angle_to_matrix(batch["mano_pose"].view(-1, 16, 3)),
         "shape": batch["mano_shape"].clone(),
     }
 
@@ -209,3 +209,41 @@ def test_gate_mask_bce_matches_the_formula_and_masks_samples() -> None:
     )
     with pytest.raises(ValueError, match="grid"):
         gate_mask_bce(gate, torch.rand(3, 8, 8))
+
+
+def _hand_batch(pose: torch.Tensor, hand: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """A batch whose 3D ground truth is the hand model's output for `pose` (B, 48)."""
+    shape = torch.zeros(pose.shape[0], 10)
+    verts, joints = hand(pose, shape)
+    return {
+        "joints_img": torch.rand(pose.shape[0], 21, 2),
+        "joints_cam": joints + torch.tensor([0, 0, 0.5]),
+        "verts_cam": verts + torch.tensor([0, 0, 0.5]),
+        "mano_pose": pose,
+        "mano_shape": shape,
+        "has_mano": torch.ones(pose.shape[0]),
+    }
+
+
+def test_joints_hand_term_ignores_the_orientation_and_sees_the_articulation() -> None:
+    from handoccnet_lite.hand import load_hand_model
+    from handoccnet_lite.hand.sampler import sample_poses
+
+    hand = load_hand_model("synth")
+    g = torch.Generator().manual_seed(0)
+    truth = sample_poses(4, g)  # (4, 48) random orientation and fingers
+    other_root = torch.cat([sample_poses(4, g)[:, :3], truth[:, 3:]], 1)  # fingers kept
+    other_fingers = torch.cat([truth[:, :3], sample_poses(4, g)[:, 3:]], 1)  # orientation kept
+    batch = _hand_batch(truth, hand)
+    weights = LossWeights(joints=1.0, joints_hand=1.0)
+    terms = {}
+    for name, pose in (("root", other_root), ("fingers", other_fingers)):
+        pred = _perfect(_hand_batch(pose, hand) | {"joints_img": batch["joints_img"]})
+        terms[name] = compute_losses(pred, batch, weights)
+    assert "joints_hand" not in compute_losses(pred, batch)  # off by default (the paper's loss)
+    # a wrong orientation alone: the camera-frame joint term is large, the hand-frame one ~0
+    assert terms["root"]["joints"] > 1e-4  # (10 mm)^2
+    assert terms["root"]["joints_hand"] < 1e-10
+    # wrong fingers under the right orientation: both see it, and they agree
+    assert terms["fingers"]["joints_hand"] > 1e-5
+    torch.testing.assert_close(terms["fingers"]["joints_hand"], terms["fingers"]["joints"])

@@ -62,8 +62,15 @@ HIGHER_IS_BETTER = {"f5", "f15", "auc_j", "auc_v"}
 # config overrides
 # --------------------------------------------------------------------------------------------
 def apply_overrides(cfg: ModelConfig, overrides: dict[str, Any]) -> ModelConfig:
-    """ModelConfig with dotted-key overrides: {"fit.attention": "softmax", "use_set": False}."""
+    """ModelConfig with dotted-key overrides: {"fit.attention": "softmax", "use_set": False}.
+
+    ``input_size`` resizes the model (`ModelConfig.resized`: the token grid and the
+    transformers' grids follow); put ``hourglass_depth`` before it when the grid shrinks.
+    """
     for key, value in overrides.items():
+        if key == "input_size":
+            cfg = cfg.resized(int(value))
+            continue
         head, _, rest = key.partition(".")
         if not hasattr(cfg, head):
             fields = sorted(f.name for f in dataclasses.fields(cfg))

@@ -164,10 +164,36 @@ def float_weights(state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor
     return {k: v.float() if v.dtype == torch.float16 else v for k, v in state_dict.items()}
 
 
+#: Test metrics copied into an exported model's .json when its run folder has them.
+EXPORTED_METRICS = ("pa_mpjpe", "mpjpe", "pa_mpvpe", "f5", "f15", "pred_spread", "gt_spread")
+
+
+def run_evaluation(weights: Path) -> dict[str, Any] | None:
+    """The test evaluation recorded beside a run's weights, or None: `test_metrics.json` of the
+    run folder (an ablation's stage 1 has one) and, when the folder sits in an ablation, the
+    PA-MPJPE of its constant baselines (`mean_pose.json`, `mean_hand.json` one level up)."""
+    import json
+
+    folder = weights.parent
+    try:
+        metrics = json.loads((folder / "test_metrics.json").read_text())
+    except (OSError, ValueError):
+        return None
+    out: dict[str, Any] = {k: metrics[k] for k in EXPORTED_METRICS if k in metrics}
+    for name in ("mean_pose", "mean_hand"):
+        try:
+            ref = json.loads((folder.parent / f"{name}.json").read_text())["pa_mpjpe"]
+        except (OSError, ValueError, KeyError):
+            continue
+        out[f"{name}_pa_mpjpe"] = ref
+    return out
+
+
 def export_model(src: str | Path, dst: str | Path, half: bool = True, **meta: Any) -> Path:
     """A small, shareable copy of a run's weights: `dst` (.pt, float16 storage when `half`)
-    plus `dst` with suffix .json (the model config and `meta`). Loading goes through
-    `float_weights`, so the model computes in float32 either way."""
+    plus `dst` with suffix .json (the model config, `meta`, and the run's test evaluation when
+    recorded: `run_evaluation`). Loading goes through `float_weights`, so the model computes in
+    float32 either way."""
     import json
 
     src_path = find_weights(src)
@@ -188,5 +214,8 @@ def export_model(src: str | Path, dst: str | Path, half: bool = True, **meta: An
         dst,
     )
     config = {"model_config": model_config_of(state), **info}
+    evaluation = run_evaluation(src_path)
+    if evaluation is not None:
+        config["evaluation"] = evaluation
     dst.with_suffix(".json").write_text(json.dumps(config, indent=2, default=str) + "\n")
     return dst
