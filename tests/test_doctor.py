@@ -36,7 +36,7 @@ def test_bundled_model_caveat_is_computed_from_the_results() -> None:
     q = doctor.bundled_model_quality()
     line = doctor.bundled_model_caveat()
     if q is None:
-        assert "No committed evaluation" in line
+        assert "No evaluation recorded" in line
     else:
         ref = q.get("mean_hand_pa_mpjpe", q["mean_pose_pa_mpjpe"])  # the stronger constant
         assert f"{q['bundled_pa_mpjpe']:.2f}" in line and f"{ref:.2f}" in line
@@ -56,3 +56,7 @@ def test_bundled_model_quality_reads_the_checkpoint_json_first(tmp_path: Path, m
     assert q == {"bundled_pa_mpjpe": 9.0, "mean_pose_pa_mpjpe": 20.0, "mean_hand_pa_mpjpe": 16.0}
     line = doctor.bundled_model_caveat()
     assert "9.00 mm vs 16.00 mm" in line and "44% better." in line and "under-trained" not in line
+    # no evaluation in the .json: nothing is quoted (not another model's committed results)
+    ckpt.with_suffix(".json").write_text(json.dumps({"note": "no evaluation"}))
+    assert doctor.bundled_model_quality() is None
+    assert "re-export" in doctor.bundled_model_caveat()
