@@ -55,8 +55,9 @@ def test_ablation_runs_then_skips_finished_runs(tmp_path: Path) -> None:
     assert sorted(runs["variant"]) == ["no_fit", "official"]
     for v in ("official", "no_fit"):
         run = out / v / "seed0"
-        for name in ("config.json", "log.csv", "checkpoint.pt", "model.pt", "metrics.json"):
+        for name in ("config.json", "log.csv", "model.pt", "metrics.json"):
             assert (run / name).is_file(), run / name
+        assert not (run / "checkpoint.pt").exists()  # a finished run keeps model.pt only
     feats = ablation.FeatureDataset.load(out / "features" / "train.pt")
     assert len(feats) == 48  # 24 samples x 2 augmented copies
     assert feats[0]["feat"].shape == (32, 8, 8)  # (C, G, G) of the tiny preset
@@ -118,10 +119,14 @@ def test_parallel_head_runs(tmp_path: Path) -> None:
         mini_profile(), variants=("official",), seeds=(0, 1), threads=1, parallel_runs=2
     )
     logs: list[str] = []
-    runs = ablation.Ablation(prof, tmp_path, device="cpu", progress=False, log=logs.append)
+    runs = ablation.Ablation(
+        prof, tmp_path, device="cpu", progress=False, log=logs.append, keep_checkpoints=True
+    )
     table = runs.run()
     assert sorted(table["seed"]) == [0, 1] and table["pa_mpjpe"].notna().all()
     assert sum("done official seed" in line for line in logs) == 2, logs
+    for seed in (0, 1):  # keep_checkpoints reaches the worker processes
+        assert (tmp_path / "official" / f"seed{seed}" / "checkpoint.pt").is_file()
 
 
 def test_unknown_variant_is_a_clear_error(tmp_path: Path) -> None:

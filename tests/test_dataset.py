@@ -78,6 +78,18 @@ def test_eval_crop_is_centred_and_unaugmented(raw):
     assert np.isclose(float((hi - lo).max()), 1 / 1.5, atol=1e-5)  # 1.5x expanded, square
     assert torch.allclose(item["joints_cam"], torch.from_numpy(raw["joints_cam"]))
     assert box.shape == (4,)
+    # no rotation: the pose comes through exactly (no round trip through scipy)
+    assert torch.equal(item["mano_pose"], torch.as_tensor(raw["pose"], dtype=torch.float32))
+
+
+def test_rotate_root_pose_composes_the_root_rotation_only() -> None:
+    pose = np.random.default_rng(0).normal(0, 0.5, 48)
+    assert np.array_equal(D.rotate_root_pose(pose, np.eye(3)), pose)
+    rot = D.rotation_z(0.7)
+    out = D.rotate_root_pose(pose, rot)
+    expect = rot @ Rotation.from_rotvec(pose[:3]).as_matrix()
+    assert np.allclose(Rotation.from_rotvec(out[:3]).as_matrix(), expect, atol=1e-12)
+    assert np.array_equal(out[3:], pose[3:])
 
 
 def test_augmentation_parameters_follow_the_paper():

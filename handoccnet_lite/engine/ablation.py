@@ -8,8 +8,9 @@ Layout under the output folder (default runs/ablation/<profile>):
     mean_pose.npz/.json    constant baselines fitted on the train set, scored on the test set:
     mean_hand.npz/.json    mean root-relative hand in the camera frame / in the hand's own frame
                            (evaluate.MeanPoseBaseline; the second is the stronger for PA-MPJPE)
-    <variant>/seed<k>/     config.json, log.csv, checkpoint.pt, model.pt, per_sample.csv,
-                           metrics.json (its presence marks the run as done: reruns skip it)
+    <variant>/seed<k>/     config.json, log.csv, model.pt, per_sample.csv, metrics.json (its
+                           presence marks the run as done: reruns skip it); checkpoint.pt (the
+                           resumable state) only while the run trains, unless keep_checkpoints
     runs.csv               one row per run (variant, seed, metric means)
     per_sample.csv         one row per run x test sample (index, occlusion, visible joints, metrics)
     summary.csv            per variant and metric: mean, std, n, 95% t-interval
@@ -273,6 +274,9 @@ class Ablation:
     device: str = "auto"
     progress: bool = True
     log: Callable[[str], None] = print
+    # A finished run never resumes: its checkpoint.pt (weights + optimizer state, ~22 MB for a
+    # lite head) is deleted once metrics.json is written; model.pt keeps the weights.
+    keep_checkpoints: bool = False
 
     def __post_init__(self) -> None:
         self.out_dir = Path(self.out_dir)
@@ -427,7 +431,7 @@ class Ablation:
         from concurrent.futures import ProcessPoolExecutor, as_completed
 
         ctx = mp.get_context("spawn")  # no fork after torch's thread pools started
-        args = (self.profile, str(self.out_dir), self.device)
+        args = (self.profile, str(self.out_dir), self.device, self.keep_checkpoints)
         with ProcessPoolExecutor(self.profile.parallel_runs, mp_context=ctx) as pool:
             futures = {
                 pool.submit(_parallel_run, *args, variant, seed): (variant, seed)
@@ -522,7 +526,10 @@ class Ablation:
             "protocol": self.profile.protocol,
             "seconds": round(time.perf_counter() - start, 2),
         }
-        return finish_run(run_dir, per_sample, meta)
+        metrics = finish_run(run_dir, per_sample, meta)
+        if not self.keep_checkpoints:
+            (run_dir / ckpt.CHECKPOINT_NAME).unlink(missing_ok=True)
+        return metrics
 
 
 _WORKER_SETS: dict[str, tuple[Dataset, Dataset]] = {}
@@ -533,7 +540,7 @@ def _quiet(message: str) -> None:
 
 
 def _parallel_run(
-    profile: Profile, out_dir: str, device: str, variant: str, seed: int
+    profile: Profile, out_dir: str, device: str, keep_checkpoints: bool, variant: str, seed: int
 ) -> dict[str, Any]:
     """One head run in a worker process (see Ablation._run_parallel); returns its metrics."""
     if profile.threads > 0:
@@ -545,7 +552,9 @@ def _parallel_run(
             FeatureDataset.load(folder / "test.pt"),
         )
     train_set, test_set = _WORKER_SETS[out_dir]
-    abl = Ablation(profile, Path(out_dir), (variant,), (seed,), device, progress=False, log=_quiet)
+    abl = Ablation(
+        profile, Path(out_dir), (variant,), (seed,), device, False, _quiet, keep_checkpoints
+    )
     run_dir = Path(out_dir) / variant / f"seed{seed}"
     return abl.run_one(variant, seed, run_dir, train_set, test_set)
 
