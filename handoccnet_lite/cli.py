@@ -410,7 +410,7 @@ def _add_ablate(sub: Any) -> None:
         "Grid: official (baseline: softmax x sigmoid FIT + SET, the release), fit_softmax,\n"
         "fit_sigmoid, no_fit, no_set, supplement (the supplement's single-head pseudocode).\n\n"
         "Profiles: quick (tiny preset, bundled samples, a couple of minutes on 2 CPU cores),\n"
-        "cpu (lite preset at 64 px, CPU budget protocol, measured ~40 min on 2 cores), gpu (paper\n"
+        "cpu (lite preset at 64 px, CPU budget protocol, measured ~45 min on 2 cores), gpu (paper\n"
         "preset, full protocol). CPU budget protocol: backbone + FPN trained once (official), its\n"
         "pre-gate features cached, each variant's gate/FIT/SET/regressor trained on the cache.\n"
         "The paper's own ablation numbers are not available here: these are our measurements.",

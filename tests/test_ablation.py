@@ -158,7 +158,8 @@ def test_profile_model_overrides_reach_every_run(tmp_path: Path) -> None:
     assert cpu.model == CPU_MODEL_OVERRIDES
     base = profile_model_config(cpu)
     assert base.mano_init == "identity" and base.feature_norm == "batch"
-    assert (base.input_size, base.grid, base.loss.joints_hand) == (64, 8, 1e3)
+    assert (base.input_size, base.grid, base.loss.joints_hand) == (64, 8, 1e4)
+    assert base.loss.heatmap_sigma == 0.5
     assert base.loss.joints == CPU_MODEL_OVERRIDES["loss.joints"] != preset("lite").loss.joints
     assert preset("lite").mano_init == "release" and preset("lite").feature_norm == "none"
     abl = ablation.Ablation(cpu, tmp_path, device="cpu", progress=False)

@@ -50,14 +50,14 @@ QUICK_COST = (
     "32 steps); a smoke test: its models do not yet beat the mean pose"
 )
 CPU_COST = (
-    "measured once with the current recipe (2026-11-29, fourth session, 2-core VM, idle but for "
-    "a minute of unit tests): 38.4 min wall for `ablate --profile cpu` (stage 1 at 64 px, 1875 "
-    "steps x 32 images 23.2 min at about 43 img/s, feature cache 12300 images 1.7 min, 18 head "
-    "runs of 150 steps x 64, two at a time, 67-105 s each, 12.8 min, evaluation + baselines "
-    "0.5 min) plus 2 min to generate the 12000 training images on first use; 4106 CPU-seconds "
-    "user. Result: stage 1 15.59 mm PA-MPJPE, official heads 16.16 mm, mean pose 21.53 mm, mean "
-    "hand 16.93 mm: within the budget, but the 40% target is NOT met; see "
-    "results/cpu_ablation/README.md."
+    "measured with the current recipe (2026-11-29, fifth session, 2-core VM, nothing else "
+    "running): 44.5 min in timings.json for `ablate --profile cpu` (stage 1 at 64 px, 1875 steps "
+    "x 32 images 20.2 min at about 50 img/s, feature cache 12300 images 1.3 min, 18 head runs "
+    "of 300 steps x 64, two at a time, 112-174 s each, 22.3 min, evaluation + baselines 0.6 "
+    "min; stage 1 and the heads ran as two invocations of the resumable runner) plus 2 min to "
+    "generate the 12000 training images on first use. Result: stage 1 15.22 mm PA-MPJPE, "
+    "official heads 15.51 mm, mean pose 21.53 mm, mean hand 16.93 mm: within the budget, but "
+    "the 40% target is NOT met; see results/cpu_ablation/README.md."
 )
 
 
@@ -95,9 +95,17 @@ CPU_MODEL_OVERRIDES |= {
     # per step, which is what lets the profile fit its budget.
     "hourglass_depth": 3,
     "input_size": 64,
-    # the articulation term (losses.joints_hand_mse, not in the paper): the same trial at 500
-    # steps scored 16.73 mm with it at 1e3, 17.51 mm without.
+    # the articulation term (losses.joints_hand_mse, not in the paper): one-seed trials at 1000
+    # steps scored 16.55 mm without it, 16.07 at 1e3, 15.87 at 1e4 (17.51 / 16.73 / 16.51 at 500)
+    "loss.joints_hand": 1e4,
+    # the heatmap cross-entropy's Gaussian 0.5 cell wide instead of 1 (a cell is 8 px at 64 px
+    # input): 15.61 mm at 1000 steps against 15.87 (one seed; trials/recipe.md)
+    "loss.heatmap_sigma": 0.5,
+}
+#: The recipe of the first 64-px run (fourth session, results/cpu_ablation/run_64px_1/).
+RECIPE_64PX_RUN1_MODEL_OVERRIDES: dict[str, Any] = CPU_MODEL_OVERRIDES | {
     "loss.joints_hand": 1e3,
+    "loss.heatmap_sigma": 1.0,
 }
 PREVIOUS_CPU_MODEL_OVERRIDES: dict[str, Any] = {"mano_init": "identity", "loss.pose": 300.0}
 
@@ -188,8 +196,8 @@ PROFILES: dict[str, Profile] = {
             "tensorboard": False,
         },
         head_train={
-            "epochs": 1,
-            "max_steps": 150,
+            "epochs": 2,  # 187 steps each at batch 64: max_steps stops the run first
+            "max_steps": 300,
             "batch_size": 64,
             "base_lr": 1e-3,
             "lr_scaling": "none",

@@ -102,9 +102,10 @@ def main() -> None:
     p.add_argument("--noise", type=float, nargs="+", default=[0.0, 0.06, 0.09, 0.12])
     p.add_argument(
         "--budget",
-        nargs="+",
+        nargs="*",
         default=["1875x32", "4000x256"],
-        help="STEPSxBATCH training budgets; 1875x32 is the cpu profile's stage 1",
+        help="STEPSxBATCH training budgets; 1875x32 is the cpu profile's stage 1 (none: only "
+        "measure --checkpoint's 2D error)",
     )
     p.add_argument("--checkpoint", help="also measure this model's 2D error on the test split")
     p.add_argument("--seed", type=int, default=0)
@@ -121,6 +122,8 @@ def main() -> None:
     if a.checkpoint:
         rms = model_2d_rms(a.checkpoint, a.test)
         print(f"model {a.checkpoint}: 2D RMS error {rms:.3f} crop units")
+    if not a.budget:
+        return
     print("\n| budget (steps x batch) | 2D noise std (crop units) | PA-MPJPE mm |\n|---|---|---|")
     for budget in a.budget:
         steps, batch = (int(v) for v in budget.lower().split("x"))
