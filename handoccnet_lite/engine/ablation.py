@@ -553,7 +553,14 @@ def _parallel_run(
         )
     train_set, test_set = _WORKER_SETS[out_dir]
     abl = Ablation(
-        profile, Path(out_dir), (variant,), (seed,), device, False, _quiet, keep_checkpoints
+        profile,
+        Path(out_dir),
+        (variant,),
+        (seed,),
+        device,
+        progress=False,
+        log=_quiet,
+        keep_checkpoints=keep_checkpoints,
     )
     run_dir = Path(out_dir) / variant / f"seed{seed}"
     return abl.run_one(variant, seed, run_dir, train_set, test_set)
