@@ -29,7 +29,7 @@ def test_item_follows_interfaces(test_set):
     shapes = {"image": (3, 64, 64), "joints_img": (21, 2), "joints_cam": (21, 3),
               "verts_cam": (840, 3), "mano_pose": (48,), "mano_shape": (10,), "joints_vis": (21,),
               "has_mano": (), "occlusion": (), "index": (), "K": (3, 3),
-              "visible_mask": (8, 8), "has_mask": ()}  # fmt: skip
+              "visible_mask": (8, 8), "occluded_mask": (8, 8), "has_mask": ()}  # fmt: skip
     assert {k: tuple(v.shape) for k, v in item.items()} == shapes
     assert item["index"].dtype == torch.int64 and item["image"].dtype == torch.float32
     assert 0 <= item["image"].min() and item["image"].max() <= 1 and int(item["index"]) == 7
@@ -175,3 +175,40 @@ def test_visible_mask_is_the_unoccluded_hand_in_feature_cells() -> None:
     rec["hand_mask"] = None  # real datasets: no mask, flagged
     item = D.augment_sample(rec, D.AugmentConfig(input_size=128, augment=False), None)
     assert float(item["has_mask"]) == 0.0 and float(item["visible_mask"].sum()) == 0.0
+
+
+def test_occluded_mask_is_the_hidden_hand_in_feature_cells() -> None:
+    """occluded_mask = occlusion_mask warped and pooled like visible_mask; known cell values."""
+    ds = D.SynthOccDataset(COMMITTED, "test", 128, augment=False)
+    rec = dict(ds.record(0))
+    hand = np.zeros(rec["image"].shape[:2], bool)
+    hand[:8, :16] = True  # cells (0, 0) and (0, 1) of the identity crop are all hand
+    hidden = np.zeros_like(hand)
+    hidden[:8, 12:16] = True  # the right half of cell (0, 1) is hidden by an object
+    rec["hand_mask"], rec["occlusion_mask"] = hand, hidden
+    shift = np.array([[1.0, 0, 8], [0, 1.0, 0]])  # 8 px to the right: one whole cell
+    occluded, has = D.occluded_hand_cells(rec, shift, 128)
+    visible, _ = D.visible_hand_cells(rec, shift, 128)
+    assert has == 1.0 and occluded.shape == (16, 16) and occluded.dtype == np.float32
+    assert occluded[0, 2] == 0.5 and occluded.sum() == 0.5  # only the shifted cell (0, 2)
+    assert visible[0, 1] == 1.0 and visible[0, 2] == 0.5 and visible.sum() == 1.5
+    rec["occlusion_mask"] = None  # masks unknown: zeros, flagged
+    item = D.augment_sample(rec, D.AugmentConfig(input_size=128, augment=False), None)
+    assert float(item["has_mask"]) == 0.0 and float(item["occluded_mask"].abs().sum()) == 0.0
+
+
+def test_visible_plus_occluded_is_the_hand_fraction() -> None:
+    """On bundled items (augmented crops) the two masks add up to the warped hand_mask."""
+    ds = D.SynthOccDataset(COMMITTED, "test", 64, augment=True, seed=3)
+    for i in range(4):
+        item, raw = ds[i], ds.record(i)
+        assert item["occluded_mask"].shape == (8, 8) and float(item["has_mask"]) == 1.0
+        total = item["visible_mask"] + item["occluded_mask"]  # (8, 8)
+        assert float(total.min()) >= 0.0 and float(total.max()) <= 1.0 + 1e-5
+        assert bool((item["occluded_mask"] > 0).any()) == bool(raw["occlusion"] > 0)
+    item, raw = ds[2], ds.record(2)  # item 2 of epoch 0 draws from rng [seed, epoch, index]
+    scale, angle, _ = D.sample_augmentation(ds.cfg, np.random.default_rng([3, 0, 2]))
+    centre, side = D.crop_square(np.asarray(raw["hand_box"], np.float64), ds.cfg.expand)
+    A = D.crop_affine(centre, side * scale, angle, 64)
+    hand = D.mask_cell_fractions(raw["hand_mask"], A, 64)  # (8, 8)
+    torch.testing.assert_close(item["visible_mask"] + item["occluded_mask"], torch.from_numpy(hand))

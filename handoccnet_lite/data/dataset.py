@@ -99,18 +99,43 @@ def crop_intrinsics(K: np.ndarray, A: np.ndarray, rot: np.ndarray) -> np.ndarray
     return A3 @ K @ rot.T
 
 
+def mask_cell_fractions(
+    mask: np.ndarray, A: np.ndarray, size: int, stride: int = FEATURE_STRIDE
+) -> np.ndarray:
+    """A (H, W) bool mask warped into the (size, size) crop by A (bilinear, like the image) and
+    averaged over cells of `stride` x `stride` pixels: (size / stride, size / stride) float32
+    fractions in [0, 1], the share of each feature cell the mask covers."""
+    cells = size // stride
+    crop = cv2.warpAffine(mask.astype(np.float32), A, (size, size), flags=cv2.INTER_LINEAR,
+                          borderMode=cv2.BORDER_CONSTANT)  # fmt: skip
+    pooled = crop.reshape(cells, stride, cells, stride).mean((1, 3))  # (cells, cells)
+    return np.clip(pooled, 0.0, 1.0).astype(np.float32)
+
+
+def _has_hand_masks(raw: dict[str, Any]) -> bool:
+    return raw.get("hand_mask") is not None and raw.get("occlusion_mask") is not None
+
+
 def visible_hand_cells(raw: dict[str, Any], A: np.ndarray, size: int) -> tuple[np.ndarray, float]:
     """The visible hand (hand_mask minus occlusion_mask) warped into the crop and averaged over
     cells of FEATURE_STRIDE pixels: (size / 8, size / 8) fractions in [0, 1], plus has_mask
     (0 with an all-zero map when the record has no masks, as real datasets)."""
-    cells = size // FEATURE_STRIDE
-    if raw.get("hand_mask") is None or raw.get("occlusion_mask") is None:
+    if not _has_hand_masks(raw):
+        cells = size // FEATURE_STRIDE
         return np.zeros((cells, cells), np.float32), 0.0
-    visible = (raw["hand_mask"] & ~raw["occlusion_mask"]).astype(np.float32)
-    crop = cv2.warpAffine(visible, A, (size, size), flags=cv2.INTER_LINEAR,
-                          borderMode=cv2.BORDER_CONSTANT)  # fmt: skip
-    pooled = crop.reshape(cells, FEATURE_STRIDE, cells, FEATURE_STRIDE).mean((1, 3))
-    return np.clip(pooled, 0.0, 1.0).astype(np.float32), 1.0
+    visible = raw["hand_mask"] & ~raw["occlusion_mask"]
+    return mask_cell_fractions(visible, A, size, FEATURE_STRIDE), 1.0
+
+
+def occluded_hand_cells(raw: dict[str, Any], A: np.ndarray, size: int) -> tuple[np.ndarray, float]:
+    """The hidden hand (occlusion_mask: hand pixels an object hides) warped and pooled exactly as
+    `visible_hand_cells`: (size / 8, size / 8) fractions in [0, 1], plus has_mask (0 with an
+    all-zero map when the record has no masks). Per cell, visible + occluded = hand fraction."""
+    if not _has_hand_masks(raw):
+        cells = size // FEATURE_STRIDE
+        return np.zeros((cells, cells), np.float32), 0.0
+    hidden = raw["hand_mask"] & raw["occlusion_mask"]  # occlusion_mask is a subset of hand_mask
+    return mask_cell_fractions(hidden, A, size, FEATURE_STRIDE), 1.0
 
 
 def augment_sample(
@@ -131,6 +156,7 @@ def augment_sample(
     joints_img = (j2d @ A[:, :2].T + A[:, 2] + 0.5) / S  # (21, 2)
     f32 = lambda x: torch.as_tensor(np.asarray(x, np.float32))
     visible, has_mask = visible_hand_cells(raw, A, S)
+    occluded, _ = occluded_hand_cells(raw, A, S)
     return {
         "image": torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1))),  # (3, S, S)
         "joints_img": f32(joints_img),
@@ -144,6 +170,7 @@ def augment_sample(
         "index": torch.tensor(int(raw["index"]), dtype=torch.int64),
         "K": f32(crop_intrinsics(np.asarray(raw["K"], np.float64), A, rot)),
         "visible_mask": f32(visible),  # (S/8, S/8) visible-hand fraction per feature cell
+        "occluded_mask": f32(occluded),  # (S/8, S/8) hidden-hand fraction per feature cell
         "has_mask": f32(has_mask),
     }
 
