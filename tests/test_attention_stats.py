@@ -147,7 +147,7 @@ def test_streaming_over_batches_equals_one_batch() -> None:
     for i in range(2):
         parts.update(*split(out, batch, i))
     a, b = whole.frame(), parts.frame()
-    pd.testing.assert_frame_equal(a, b, check_exact=False, rtol=1e-9)
+    pd.testing.assert_frame_equal(a, b, check_exact=False, rtol=1e-6)
     assert set(a["measure"]) == set(S.MEASURES) and a.attrs["images_with_masks"] == 2
     rows = a[(a["measure"] == "visible_attention_ratio") & (a["module"] == "fit")]
     assert len(rows) == 2 * 3 and set(rows["head"]) == {"0", "1", "mean"}
@@ -205,14 +205,14 @@ def test_tiny_model_on_bundled_samples(samples, tmp_path) -> None:
     assert df.attrs["images"] == 6 and list(df.columns) == S.COLUMNS
     assert set(df["measure"]) == set(S.MEASURES)
     heads, blocks = model.cfg.fit.num_heads, model.cfg.fit.num_blocks
-    assert len(df[df["module"] == "fit"]) == 3 * blocks * (heads + 1)  # 3 measures
-    assert len(df[df["module"] == "set"]) == blocks * (heads + 1)
+    assert len(df[df["module"] == "fit"]) == 4 * blocks * (heads + 1)  # 2 ratios, 2 gate bands
+    assert len(df[df["module"] == "set"]) == 2 * blocks * (heads + 1)  # 2 ratios
     assert not df["value"].isna().any() and (df["n"] > 0).all()
     auc = df[df["module"] == "gate"]["value"]
     assert ((auc >= 0) & (auc <= 1)).all()
     unsat = df[df["measure"].str.startswith("gate_unsaturated")]["value"]
     assert ((unsat >= 0) & (unsat <= 1)).all()
-    ratio = df[df["measure"] == "visible_attention_ratio"]["value"]
+    ratio = df[df["measure"].str.startswith("visible_attention_ratio")]["value"]
     assert (ratio >= 0).all() and (ratio <= N * 4).all()
     paths = S.write_attention_stats(df, tmp_path)
     assert len(pd.read_csv(paths["csv"])) == len(df)
@@ -224,7 +224,7 @@ def test_tiny_model_on_bundled_samples(samples, tmp_path) -> None:
 def test_tiny_variants_sigmoid_softmax_supplement(samples) -> None:
     run = lambda m: S.attention_stats(m, samples, max_batches=1, batch_size=4, progress=False)  # noqa: E731
     sig = run(tiny_model(attention="sigmoid"))
-    fit = sig[(sig["measure"] == "visible_attention_ratio") & (sig["module"] == "fit")]
+    fit = sig[sig["measure"].str.startswith("visible_attention_ratio") & (sig["module"] == "fit")]
     torch.testing.assert_close(torch.tensor(fit["value"].to_numpy()), torch.ones(len(fit),
                                dtype=torch.float64))  # fmt: skip
     soft = run(tiny_model(attention="softmax"))

@@ -33,6 +33,10 @@ Measures (``MEASURES``; rows of the returned DataFrame):
   softmax map; the head-mean row is the mean of the head values (= the ratio of the head-mean
   map, the measure being linear in A). The product C = g A is not measured separately: g is one
   scalar per query row, so C normalised per row *is* A.
+* ``visible_attention_ratio_background`` (modules "fit", "set"): the same with the background
+  queries: the control. A ratio > 1 for the occluded hand means a targeted look at the visible
+  hand only when it exceeds this one (keys F_P = F * s are large where s is, so every query may
+  favour the visible hand).
 * ``gate_unsaturated_hand`` / ``gate_unsaturated_background`` (module "fit"): the fraction of FIT
   gate values g (one per query and head) strictly inside ``UNSATURATED`` = (0.05, 0.95), over
   hand queries / background queries. Near 0: the gate is saturated (a switch, no gradient).
@@ -76,11 +80,16 @@ MEASURES = (
     "gate_auc",
     "gate_auc_vs_occluded",
     "visible_attention_ratio",
+    "visible_attention_ratio_background",
     "gate_unsaturated_hand",
     "gate_unsaturated_background",
 )
 COLUMNS = ["measure", "module", "block", "head", "value", "n"]
 MASK_KEYS = ("visible_mask", "occluded_mask", "has_mask")
+RATIO_QUERIES = {  # measure -> the query cells whose attention on visible-hand keys it measures
+    "visible_attention_ratio": "occluded",
+    "visible_attention_ratio_background": "background",
+}
 HEAD_MEAN = "mean"  # the `head` of a row averaged over heads
 
 
@@ -200,7 +209,7 @@ class AttentionStatsAccumulator:
             "no_visible": [],
             "occluded": [],
         }
-        self.ratio: dict[tuple[str, int], list[Any]] = {}  # (module, block) -> [sums (H,), n]
+        self.ratio: dict[tuple, list[Any]] = {}  # (measure, module, block) -> [sums (H,), n]
         self.unsaturated: dict[tuple[str, int], list[Any]] = {}  # (queries, block) -> same
         self.notes: list[str] = []
 
@@ -215,18 +224,22 @@ class AttentionStatsAccumulator:
         gate = out["gate"][keep.to(out["gate"].device)]  # (B', 1, G, G)
         classes = self._classes(batch, keep, gate)
         self._add_gate(gate, classes)
-        dev_keep = keep.to(gate.device)
         for module, maps in out["maps"].items():
-            if maps is None:
-                continue
-            for block, attn in enumerate(maps.softmax):  # (B, H, N, N)
-                self._add(self.ratio, (module, block), visible_attention_ratio_sums(
-                    attn[dev_keep], classes["occluded"], classes["visible"]))  # fmt: skip
-            if module == "fit":
-                for block, g in enumerate(maps.gate):  # (B, H, N, 1)
-                    for kind in ("hand", "background"):
-                        counts = gate_unsaturated_counts(g[dev_keep], classes[kind], self.band)
-                        self._add(self.unsaturated, (kind, block), counts)
+            if maps is not None:
+                self._add_maps(module, maps, classes, keep.to(gate.device))
+
+    def _add_maps(self, module: str, maps: Any, classes: dict[str, Tensor], keep: Tensor) -> None:
+        """Reduce one module's AttentionMaps (the items `keep`, (B,) bool) to sums and counts."""
+        for block, attn in enumerate(maps.softmax):  # (B, H, N, N)
+            for measure, queries in RATIO_QUERIES.items():
+                sums_n = visible_attention_ratio_sums(
+                    attn[keep], classes[queries], classes["visible"]
+                )
+                self._add(self.ratio, (measure, module, block), sums_n)
+        for block, g in enumerate(maps.gate if module == "fit" else []):  # (B, H, N, 1)
+            for kind in ("hand", "background"):
+                counts = gate_unsaturated_counts(g[keep], classes[kind], self.band)
+                self._add(self.unsaturated, (kind, block), counts)
 
     def _masked_items(self, batch: dict[str, Tensor]) -> Tensor:
         missing = [k for k in MASK_KEYS if k not in batch]
@@ -279,8 +292,8 @@ class AttentionStatsAccumulator:
     def frame(self) -> pd.DataFrame:
         """The tidy table (COLUMNS); attrs: threshold, band, images, images_with_masks, notes."""
         rows = self._gate_rows()
-        for (module, block), (sums, n) in sorted(self.ratio.items()):
-            rows += _head_rows("visible_attention_ratio", module, block, sums, n)
+        for (measure, module, block), (sums, n) in sorted(self.ratio.items()):
+            rows += _head_rows(measure, module, block, sums, n)
         by_kind = sorted(self.unsaturated.items(), key=lambda kv: (kv[0][0] != "hand", kv[0][1]))
         for (kind, block), (counts, n) in by_kind:
             rows += _head_rows(f"gate_unsaturated_{kind}", "fit", block, counts, n)
@@ -411,13 +424,14 @@ def _per_block(df: pd.DataFrame, fmt: str) -> list[str]:
 def _ratio_lines(df: pd.DataFrame) -> list[str]:
     out = []
     for module in ("fit", "set"):
-        rows = _rows(df, measure="visible_attention_ratio", module=module)
-        if len(rows):
-            out.append(
-                f"{module.upper()} softmax, occluded-hand queries on visible-hand keys, "
-                "mass / token share (1 = no preference):"
-            )
-            out += _per_block(rows, ".3f")
+        for measure, queries in RATIO_QUERIES.items():
+            rows = _rows(df, measure=measure, module=module)
+            if len(rows):
+                out.append(
+                    f"{module.upper()} softmax, {queries} queries on visible-hand keys, "
+                    "mass / token share (1 = no preference):"
+                )
+                out += _per_block(rows, ".3f")
     return out
 
 
