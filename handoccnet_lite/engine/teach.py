@@ -1,0 +1,373 @@
+"""Teaching runs: the long, resumable training of the models that the notebooks and the
+attention explorer show (one per variant: the release's "official" FIT/SET and the supplement's).
+
+Why a separate runner. A model that *shows* the paper's point (a spatial gate that finds the
+visible hand, FIT attention that looks from the occluded hand to the visible one) needs a 2D
+branch far better than the 20-minute stage 1 of the cpu ablation gives: from random weights the
+2D error still falls by a roughly constant amount per doubling of the images seen after 1900
+steps (results/cpu_ablation/stage1_log.csv). So the teaching run trains for hours, in chunks, and
+after every chunk it
+
+1. evaluates on the held-out SynthOcc test split (PA-MPJPE, MPJPE, PA-MPVPE and the 2D error in
+   crop sides, RMS per coordinate) and appends a row to ``curve.csv``;
+2. writes a float16 snapshot of the weights (< 10 MB, `export_model`) with the run's log and
+   config into a folder meant to be committed (``results/teach/<variant>/``).
+
+A stopped run resumes exactly from ``runs/teach/<variant>/checkpoint.pt`` (optimizer and data
+position included). On a fresh clone, where runs/ is absent, it continues from the committed
+snapshot: the weights are restored, the optimizer starts anew (its state is never committed),
+and the step count goes on from the snapshot's, so the learning curve stays one curve.
+
+The recipe is the cpu profile's (engine.profiles.CPU_MODEL_OVERRIDES) at the lite preset's own
+128-px input, i.e. 16 x 16 tokens as in the bundled model, with a constant learning rate (decay
+phases are a later, separate decision: a constant lr keeps every snapshot a valid branch point).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from handoccnet_lite.engine.profiles import RECIPE_128PX_MODEL_OVERRIDES, VARIANTS
+from handoccnet_lite.utils import DATA_SAMPLES_DIR, REPO_ROOT
+
+#: The variants the explorer offers a teaching model of.
+TEACH_VARIANTS: tuple[str, ...] = ("official", "supplement")
+
+#: Model recipe: the cpu profile's departures from the release (BatchNorm after the FPN, identity
+#: MANO start, 3D terms at 10, heatmap cross-entropy at 10; engine.profiles), its articulation
+#: term at 1e4 and 0.5-cell heatmap target, at the lite preset's 128-px input (G = 16).
+TEACH_MODEL_OVERRIDES: dict[str, Any] = RECIPE_128PX_MODEL_OVERRIDES | {
+    "loss.joints_hand": 1e4,
+    "loss.heatmap_sigma": 0.5,
+}
+
+#: Training settings (TrainConfig fields). lr_gamma 1: constant lr.
+TEACH_TRAIN: dict[str, Any] = {
+    "batch_size": 32,
+    "base_lr": 1e-3,
+    "lr_scaling": "none",
+    "lr_gamma": 1.0,
+    "lr_step_epochs": 1,
+    "augment": True,  # the training set repeats over hours: scale/rotation/colour jitter
+    "ckpt_every": 50,
+    "tensorboard": False,
+    "epochs": 10_000,  # the run is bounded by steps/time, never by epochs
+}
+
+CURVE_NAME = "curve.csv"
+STATE_NAME = "teach_state.json"
+SNAPSHOT_NAME = "model.pt"
+
+
+@dataclass(frozen=True)
+class TeachPlan:
+    """Where a teaching run reads and writes, and how it is cut into chunks."""
+
+    variant: str = "official"
+    preset: str = "lite"  # tests use "tiny"
+    data_root: str = str(REPO_ROOT / "runs" / "synthocc_teach")
+    test_root: str = str(DATA_SAMPLES_DIR / "synthocc")
+    run_root: str = str(REPO_ROOT / "runs" / "teach")
+    snapshot_root: str = str(REPO_ROOT / "results" / "teach")
+    chunk_steps: int = 250  # steps between evaluations and snapshots
+    threads: int = 1
+    seed: int = 0
+    eval_batch: int = 50
+    eval_max: int = 0  # > 0: evaluate on the first eval_max test images only (tests)
+
+    def __post_init__(self) -> None:
+        if self.variant not in VARIANTS:
+            raise ValueError(f"Unknown variant {self.variant!r}; choose from {sorted(VARIANTS)}.")
+        if self.chunk_steps < 1:
+            raise ValueError(f"chunk_steps must be >= 1, got {self.chunk_steps}.")
+
+    @property
+    def run_dir(self) -> Path:
+        return Path(self.run_root) / self.variant
+
+    @property
+    def snapshot_dir(self) -> Path:
+        return Path(self.snapshot_root) / self.variant
+
+
+def teach_train_config(plan: TeachPlan) -> Any:
+    """The TrainConfig of a teaching run (lite preset, recipe, variant, plan's data/threads)."""
+    from handoccnet_lite.config import preset
+    from handoccnet_lite.engine.ablation import apply_overrides
+    from handoccnet_lite.engine.trainer import TrainConfig
+
+    model = apply_overrides(preset(plan.preset), TEACH_MODEL_OVERRIDES | VARIANTS[plan.variant])
+    return TrainConfig(
+        model=model, data_root=plan.data_root, seed=plan.seed, threads=plan.threads, **TEACH_TRAIN
+    )
+
+
+# ---------------------------------------------------------------------------- state on disk
+def read_state(plan: TeachPlan) -> dict[str, Any]:
+    """The committed progress record: steps done, images seen, the segments (resume points)."""
+    path = plan.snapshot_dir / STATE_NAME
+    if not path.is_file():
+        return {"steps": 0, "segments": []}
+    return json.loads(path.read_text())
+
+
+def _write_json(path: Path, obj: Any) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(obj, indent=2, default=str) + "\n")
+    tmp.replace(path)
+
+
+def _local_steps(run_dir: Path) -> int:
+    """Optimizer steps recorded in the run folder's checkpoint (0 when there is none)."""
+    from handoccnet_lite.engine import checkpoint as ckpt
+
+    path = run_dir / ckpt.CHECKPOINT_NAME
+    if not path.is_file():
+        return 0
+    return int(ckpt.load_checkpoint(path)["position"]["step"])
+
+
+# ---------------------------------------------------------------------------- evaluation
+def evaluate_teaching_model(model: Any, plan: TeachPlan) -> dict[str, float]:
+    """Test-split metrics of `model` in one pass: the evaluation's means (mm), `rms_2d` (the 2D
+    joint error in crop sides, root mean square over joints, coordinates and images) and the
+    attention measures the acceptance names (evaluation.attention_stats): `gate_auc`,
+    `fit_ratio` (FIT's occluded-to-visible ratio, head mean, best block) with its block's
+    background control `fit_ratio_background`, and `gate_unsat_hand` (share of FIT gate values of
+    hand queries inside (0.05, 0.95), head mean, best block)."""
+    import torch
+
+    from handoccnet_lite.data.dataset import SynthOccDataset
+    from handoccnet_lite.engine.evaluate import evaluate_predictor
+    from handoccnet_lite.engine.trainer import first_items
+    from handoccnet_lite.evaluation.attention_stats import AttentionStatsAccumulator
+
+    model = model.eval()
+    data = first_items(
+        SynthOccDataset(plan.test_root, "test", model.cfg.input_size, augment=False), plan.eval_max
+    )
+    sq_2d: list[torch.Tensor] = []
+    attention = AttentionStatsAccumulator()
+
+    def predict(batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        out = model(batch["image"], return_maps=True)
+        attention.update(out, batch)
+        sq_2d.append((out["joints_img"].float() - batch["joints_img"]).square().flatten())
+        return out["joints"].float(), out["verts"].float()
+
+    df = evaluate_predictor(predict, data, plan.eval_batch, "cpu", progress=False)
+    metrics = {k: float(df[k].mean()) for k in ("pa_mpjpe", "mpjpe", "pa_mpvpe", "f15")}
+    metrics["rms_2d"] = float(torch.cat(sq_2d).mean().sqrt())
+    return metrics | headline_attention(attention.frame())
+
+
+def headline_attention(stats: Any) -> dict[str, float]:
+    """The acceptance's attention numbers from an attention_stats frame (NaN where undefined)."""
+    mean = stats[stats["head"] == "mean"]
+
+    def pick(measure: str, module: str) -> Any:
+        return mean[(mean["measure"] == measure) & (mean["module"] == module)]
+
+    out = {"gate_auc": float("nan"), "fit_ratio": float("nan")}
+    out |= {"fit_ratio_background": float("nan"), "gate_unsat_hand": float("nan")}
+    auc = stats[stats["measure"] == "gate_auc"]["value"]
+    if len(auc):
+        out["gate_auc"] = float(auc.iloc[0])
+    ratio = pick("visible_attention_ratio", "fit")
+    if len(ratio):
+        best = ratio.loc[ratio["value"].idxmax()]
+        out["fit_ratio"] = float(best["value"])
+        control = pick("visible_attention_ratio_background", "fit")
+        control = control[control["block"] == best["block"]]["value"]
+        out["fit_ratio_background"] = float(control.iloc[0]) if len(control) else float("nan")
+    unsat = pick("gate_unsaturated_hand", "fit")["value"]
+    if len(unsat):
+        out["gate_unsat_hand"] = float(unsat.max())
+    return out
+
+
+def _train_means(run_dir: Path, first: int, last: int) -> dict[str, float]:
+    """Means of the logged training losses over steps first..last of this run folder."""
+    import pandas as pd
+
+    log = run_dir / "log.csv"
+    if not log.is_file():
+        return {}
+    df = pd.read_csv(log)
+    part = df[(df["step"] >= first) & (df["step"] <= last)]
+    keep = ("joints_img", "heatmap", "joints_hand", "total", "images_per_s")
+    return {f"train_{k}": float(part[k].mean()) for k in keep if k in part and len(part)}
+
+
+# ---------------------------------------------------------------------------- the runner
+def _start_segment(plan: TeachPlan, cfg: Any, state: dict[str, Any]) -> tuple[Any, bool, int]:
+    """(config, resume?, step offset) for the next train() call of this session."""
+    local = _local_steps(plan.run_dir)
+    if local > 0:
+        offset = state["segments"][-1]["offset"] if state["segments"] else 0
+        return cfg, True, offset
+    snapshot = plan.snapshot_dir / SNAPSHOT_NAME
+    if state["steps"] > 0 and snapshot.is_file():
+        # a fresh clone: continue from the committed weights with a new optimizer
+        plan.run_dir.mkdir(parents=True, exist_ok=True)
+        seg = {"offset": state["steps"], "source": "committed snapshot", "started": _now()}
+        state["segments"].append(seg)
+        return cfg.replace(init_from=str(snapshot)), False, state["steps"]
+    state["segments"] = [{"offset": 0, "source": "random initialisation", "started": _now()}]
+    return cfg, False, 0
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def snapshot(plan: TeachPlan, state: dict[str, Any], row: dict[str, Any]) -> Path:
+    """float16 weights, config, log and curve into plan.snapshot_dir (all small, committable)."""
+    from handoccnet_lite.engine.checkpoint import export_model
+
+    out = plan.snapshot_dir
+    out.mkdir(parents=True, exist_ok=True)
+    note = f"teaching run ({plan.variant}), step {state['steps']}: handoccnet_lite.engine.teach"
+    _write_json(out / "test_metrics.json", row)
+    export_model(plan.run_dir / "checkpoint.pt", out / SNAPSHOT_NAME, note=note, evaluation=row)
+    seg = len(state["segments"]) - 1
+    shutil.copyfile(plan.run_dir / "log.csv", out / f"log_segment{seg}.csv")
+    shutil.copyfile(plan.run_dir / "config.json", out / "config.json")
+    _write_json(out / STATE_NAME, state)
+    _write_json(out / "plan.json", asdict(plan))
+    return out
+
+
+def append_curve(plan: TeachPlan, row: dict[str, Any]) -> None:
+    """One row of the learning curve (csv with a header, appended)."""
+    import pandas as pd
+
+    path = plan.snapshot_dir / CURVE_NAME
+    path.parent.mkdir(parents=True, exist_ok=True)
+    df = pd.DataFrame([row])
+    if path.is_file():
+        df = pd.concat([pd.read_csv(path), df], ignore_index=True)
+    tmp = path.with_suffix(".tmp")
+    df.to_csv(tmp, index=False)
+    tmp.replace(path)
+
+
+def teach(plan: TeachPlan, hours: float = 0.0, max_steps: int = 0) -> dict[str, Any]:
+    """Train plan.variant in chunks of plan.chunk_steps until `hours` of wall time (0: no limit)
+    or `max_steps` total steps (0: no limit) have passed; evaluate and snapshot after each chunk.
+    Returns the last curve row."""
+    import torch
+
+    from handoccnet_lite.engine.trainer import train
+
+    if hours <= 0 and max_steps <= 0:
+        raise ValueError("teach: give a time budget (hours > 0) or a step budget (max_steps > 0).")
+    if not (Path(plan.data_root) / "train" / "manifest.json").is_file():
+        raise FileNotFoundError(
+            f"No SynthOcc training split at {plan.data_root}; render one first: "
+            f"`handoccnet-lite data --out {plan.data_root} --n-train 24000 --n-test 1 --seed 7`."
+        )
+    torch.set_num_threads(plan.threads)
+    state = read_state(plan)
+    cfg, resume, offset = _start_segment(plan, teach_train_config(plan), state)
+    deadline = time.monotonic() + hours * 3600 if hours > 0 else float("inf")
+    row: dict[str, Any] = {}
+    local = _local_steps(plan.run_dir) if resume else 0
+    while time.monotonic() < deadline and (max_steps <= 0 or offset + local < max_steps):
+        target = local + plan.chunk_steps
+        if max_steps > 0:
+            target = min(target, max_steps - offset)
+        tick = time.monotonic()
+        result = train(cfg.replace(max_steps=target), plan.run_dir, resume=resume)
+        resume, cfg = True, cfg.replace(init_from="")
+        first, local = local + 1, result.steps
+        state["steps"] = offset + local
+        row = {
+            "step": state["steps"],
+            "images_seen": state["steps"] * cfg.batch_size,
+            "wall_s": round(time.monotonic() - tick, 1),
+            "time": _now(),
+            **evaluate_teaching_model(result.model, plan),
+            **_train_means(plan.run_dir, first, local),
+        }
+        append_curve(plan, row)
+        snapshot(plan, state, row)
+        print(
+            f"[teach {plan.variant}] step {row['step']}: PA-MPJPE {row['pa_mpjpe']:.2f} mm, "
+            f"2D {row['rms_2d']:.4f} crop sides RMS, gate AUC {row['gate_auc']:.3f}, "
+            f"FIT ratio {row['fit_ratio']:.2f}, unsaturated gates {row['gate_unsat_hand']:.3f}",
+            flush=True,
+        )
+    return row
+
+
+def plot_curves(snapshot_root: str | Path, out: str | Path) -> Path:
+    """PA-MPJPE and 2D error of every teaching run against images seen (log axis)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import pandas as pd
+
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
+    for curve in sorted(Path(snapshot_root).glob(f"*/{CURVE_NAME}")):
+        df = pd.read_csv(curve)
+        for ax, col in zip(axes, ("pa_mpjpe", "rms_2d"), strict=True):
+            ax.plot(df["images_seen"], df[col], marker="o", ms=3, label=curve.parent.name)
+    axes[0].set_ylabel("PA-MPJPE (mm)")
+    axes[1].set_ylabel("2D joint error (crop sides, RMS)")
+    for ax in axes:
+        ax.set_xscale("log")
+        ax.set_xlabel("training images seen")
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(title="variant")
+    fig.suptitle("Teaching runs on SynthOcc (synthetic), held-out test split", fontsize=10)
+    fig.tight_layout()
+    out = Path(out)
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+    return out
+
+
+def _cli() -> None:
+    import argparse
+
+    p = argparse.ArgumentParser(prog="python -m handoccnet_lite.engine.teach", description=__doc__)
+    p.add_argument("--variant", default="official", choices=sorted(VARIANTS))
+    p.add_argument("--hours", type=float, default=0.0, help="wall-time budget of this call")
+    p.add_argument("--max-steps", type=int, default=0, help="stop at this total step count")
+    p.add_argument("--chunk-steps", type=int, default=TeachPlan.chunk_steps)
+    p.add_argument("--threads", type=int, default=TeachPlan.threads)
+    p.add_argument("--data", default=TeachPlan.data_root, help="SynthOcc root with a train split")
+    p.add_argument("--plot", action="store_true", help="only draw results/teach/curves.png")
+    a = p.parse_args()
+    plan = TeachPlan(
+        variant=a.variant, chunk_steps=a.chunk_steps, threads=a.threads, data_root=a.data
+    )
+    if a.plot:
+        print(plot_curves(plan.snapshot_root, Path(plan.snapshot_root) / "curves.png"))
+        return
+    teach(plan, hours=a.hours, max_steps=a.max_steps)
+
+
+if __name__ == "__main__":
+    _cli()
+
+__all__ = [
+    "TEACH_MODEL_OVERRIDES",
+    "TEACH_TRAIN",
+    "TEACH_VARIANTS",
+    "TeachPlan",
+    "append_curve",
+    "evaluate_teaching_model",
+    "plot_curves",
+    "read_state",
+    "snapshot",
+    "teach",
+    "teach_train_config",
+]

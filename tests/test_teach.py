@@ -1,0 +1,90 @@
+"""The teaching runner: chunks, learning curve, committed snapshot, continuation on a fresh clone."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pandas as pd
+import pytest
+import torch
+
+from handoccnet_lite.engine.teach import (
+    STATE_NAME,
+    TeachPlan,
+    headline_attention,
+    read_state,
+    teach,
+    teach_train_config,
+)
+from handoccnet_lite.utils import DATA_SAMPLES_DIR
+
+SAMPLES = str(DATA_SAMPLES_DIR / "synthocc")
+
+
+def _plan(tmp_path, **kw) -> TeachPlan:
+    return TeachPlan(
+        preset="tiny", data_root=SAMPLES, run_root=str(tmp_path / "runs"),
+        snapshot_root=str(tmp_path / "results"), chunk_steps=1, eval_max=8, eval_batch=8, **kw,
+    )  # fmt: skip
+
+
+def test_config_is_the_recipe_with_the_variant(tmp_path) -> None:
+    official = teach_train_config(_plan(tmp_path)).model
+    supplement = teach_train_config(_plan(tmp_path, variant="supplement")).model
+    assert official.feature_norm == "batch" and official.loss.joints_hand == 1e4
+    assert official.fit.variant == "official" and supplement.fit.variant == "supplement"
+    with pytest.raises(ValueError, match="Unknown variant"):
+        TeachPlan(variant="nope")
+
+
+def test_chunks_snapshot_and_continue_from_the_committed_snapshot(tmp_path) -> None:
+    torch.manual_seed(0)
+    plan = _plan(tmp_path)
+    row = teach(plan, max_steps=2)
+    curve = pd.read_csv(plan.snapshot_dir / "curve.csv")
+    assert list(curve["step"]) == [1, 2] and list(curve["images_seen"]) == [32, 64]
+    assert {"pa_mpjpe", "rms_2d", "gate_auc", "fit_ratio"} <= set(curve.columns)
+    assert 0 < row["rms_2d"] < 1 and row["pa_mpjpe"] > 0
+    snap = json.loads((plan.snapshot_dir / "model.json").read_text())
+    assert snap["storage_dtype"] == "float16" and snap["evaluation"]["step"] == 2
+    saved = torch.load(plan.snapshot_dir / "model.pt", weights_only=False)
+    assert all(v.dtype != torch.float32 for v in saved["model"].values())
+
+    # a stopped run resumes from runs/ (same segment, optimizer state kept)
+    teach(plan, max_steps=3)
+    assert read_state(plan)["steps"] == 3 and len(read_state(plan)["segments"]) == 1
+
+    # a fresh clone has no runs/: the committed snapshot continues the same curve
+    shutil.rmtree(plan.run_dir)
+    teach(plan, max_steps=4)
+    state = json.loads((plan.snapshot_dir / STATE_NAME).read_text())
+    assert state["steps"] == 4
+    assert [s["offset"] for s in state["segments"]] == [0, 3]
+    assert state["segments"][1]["source"] == "committed snapshot"
+    assert list(pd.read_csv(plan.snapshot_dir / "curve.csv")["step"]) == [1, 2, 3, 4]
+
+
+def test_teach_refuses_without_a_budget_or_data(tmp_path) -> None:
+    with pytest.raises(ValueError, match="budget"):
+        teach(_plan(tmp_path))
+    with pytest.raises(FileNotFoundError, match="handoccnet-lite data"):
+        teach(TeachPlan(data_root=str(tmp_path / "none"), snapshot_root=str(tmp_path)), hours=1)
+
+
+def test_headline_attention_picks_the_best_fit_block() -> None:
+    rows = [
+        ("gate_auc", "gate", pd.NA, "", 0.9, 10),
+        ("visible_attention_ratio", "fit", 0, "mean", 1.5, 5),
+        ("visible_attention_ratio", "fit", 1, "mean", 2.5, 5),
+        ("visible_attention_ratio", "fit", 1, "0", 9.0, 5),  # a single head is not the mean
+        ("visible_attention_ratio_background", "fit", 1, "mean", 1.1, 5),
+        ("visible_attention_ratio", "set", 0, "mean", 7.0, 5),  # SET is not FIT
+        ("gate_unsaturated_hand", "fit", 0, "mean", 0.2, 5),
+        ("gate_unsaturated_hand", "fit", 1, "mean", 0.4, 5),
+    ]
+    df = pd.DataFrame(rows, columns=["measure", "module", "block", "head", "value", "n"])
+    got = headline_attention(df)
+    assert got == {
+        "gate_auc": 0.9, "fit_ratio": 2.5, "fit_ratio_background": 1.1, "gate_unsat_hand": 0.4,
+    }  # fmt: skip
