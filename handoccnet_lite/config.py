@@ -82,11 +82,13 @@ Backbone = Literal["resnet18", "resnet34", "resnet50"]
 Activation = Literal["leaky_relu", "relu"]
 ManoInit = Literal["release", "identity"]
 FeatureNorm = Literal["none", "batch"]
+PoseConvention = Literal["flat", "mean"]
 BACKBONES: tuple[str, ...] = ("resnet18", "resnet34", "resnet50")
 ACTIVATIONS: tuple[str, ...] = ("leaky_relu", "relu")
 HAND_MODELS: tuple[str, ...] = ("auto", "synth", "mano")
 MANO_INITS: tuple[str, ...] = ("release", "identity")
 FEATURE_NORMS: tuple[str, ...] = ("none", "batch")
+POSE_CONVENTIONS: tuple[str, ...] = ("flat", "mean")
 FEATURE_STRIDE = 8  # P2 has stride 4 and is average-pooled 2x: grid G = input_size / 8
 
 
@@ -128,6 +130,12 @@ class ModelConfig:
     # F grows (std ~60 after 750 steps) and the attention logits reach 1e3-5e6: saturated,
     # one-hot softmax maps (see Backbone and results/cpu_ablation/trials/recipe.md)
     feature_norm: FeatureNorm = "none"
+    # What the MANO head's 16 rotations mean: "flat" (the package's convention, docs/INTERFACES.md:
+    # zero = flat hand) or "mean" (relative to the hand model's mean finger pose, MANO's
+    # hands_mean: the release's MANO layer has flat_hand_mean=False, so its weights predict this).
+    # With "mean" the regressor adds the mean finger pose, so its `pose`, `rotmats` and mesh are
+    # in the flat convention either way (model.regressor.Regressor). Official checkpoints: "mean".
+    pose_convention: PoseConvention = "flat"
     loss: LossWeights = field(default_factory=LossWeights)
 
     def __post_init__(self) -> None:
@@ -258,6 +266,7 @@ def validate_model_config(cfg: ModelConfig) -> None:
     _check_choice("hand_model", cfg.hand_model, HAND_MODELS)
     _check_choice("mano_init", cfg.mano_init, MANO_INITS)
     _check_choice("feature_norm", cfg.feature_norm, FEATURE_NORMS)
+    _check_choice("pose_convention", cfg.pose_convention, POSE_CONVENTIONS)
     _check_stages(cfg)
     _check_sizes(cfg)
     _check_widths(cfg)

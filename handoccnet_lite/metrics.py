@@ -388,6 +388,12 @@ def f_score_prf(
     F = 2PR / (P + R), and 0 when P + R = 0. "Closer than" is strict (<), as in HO-3D's
     ``calculate_fscore``. HO-3D uses d = 5 mm and 15 mm (``HO3D_F_THRESHOLDS_M``) on vertices.
 
+    The *aligned* F-score that HO-3D reports first aligns the predicted mesh to the ground truth
+    by Procrustes on corresponding vertices, which the official code defines for MANO meshes
+    (778 vertices in MANO's order). On other meshes (SynthHand) ours (``evaluate_batch``'s
+    f5/f15: Procrustes between meshes of that model) is not the official number and cannot be
+    compared with published HO-3D F-scores.
+
     Args:
         pred_pts: (..., N, 3) metres; gt_pts: (..., M, 3) metres (N and M may differ; the
             leading dims must match).
@@ -534,6 +540,8 @@ def evaluate_batch(
     * with vertices: ``mpvpe`` absolute; ``root_mpvpe`` shifted by the joint roots;
       ``pa_mpvpe`` (mesh aligned by its own Procrustes); ``auc_v``; ``f5`` and ``f15`` (one key
       per threshold, named in mm) on the Procrustes-aligned mesh, as HO-3D's tables report them.
+      The official aligned F-score is defined for MANO's 778-vertex mesh; on other meshes
+      (SynthHand) f5/f15 differ from it (see :func:`f_score_prf`).
 
     Args:
         pred_joints, gt_joints: (..., J, 3) metres.

@@ -80,6 +80,11 @@ def test_ablation_runs_then_skips_finished_runs(tmp_path: Path) -> None:
     assert {"pred_spread", "gt_spread"} <= set(pd.read_csv(out / "runs.csv"))
     stage1 = json.loads((out / "backbone" / ablation.STAGE1_METRICS).read_text())
     assert stage1["pa_mpjpe"] > 0 and "Stage-1 full model" in (out / "report.md").read_text()
+    synthocc = {"protocol": "synthocc", "allow_reflection": False}  # SynthOcc's default
+    for done in (mean_pose, mean_hand, stage1, json.loads((run / "metrics.json").read_text())):
+        assert done["alignment"] == synthocc
+    assert set(pd.read_csv(out / "runs.csv")["alignment_protocol"]) == {"synthocc"}
+    assert set(per_sample["alignment"]) == {"synthocc"}
     timings = json.loads((out / ablation.TIMINGS_NAME).read_text())
     assert {"data", "backbone", "feature_cache", "head_runs"} <= set(timings)
 

@@ -137,7 +137,9 @@ def test_partial_checkpoint_is_reported(tmp_path) -> None:
     state["module.FIT.layers.0.bogus.weight"] = torch.zeros(3)
     path = tmp_path / "partial.pth.tar"
     torch.save({"network": state}, path)
-    _, report = load_official_checkpoint(path)
+    flat = official_config().replace(pose_convention="flat")  # the loader overrides it
+    model, report = load_official_checkpoint(path, cfg=flat)
+    assert model.cfg.pose_convention == "mean"  # the release's weights are relative to hands_mean
     assert report.missing == ["backbone.fpn.lateral.3.weight"]
     assert report.unexpected == ["backbone.extra.weight", "FIT.layers.0.bogus.weight"]
     assert not report.ok
@@ -160,3 +162,53 @@ def test_not_a_handoccnet_checkpoint(tmp_path) -> None:
     torch.save({"network": {"module.backbone.x": torch.zeros(1)}, "obj": object()}, pickled)
     with pytest.raises(ValueError, match="not a loadable"):  # weights_only refuses objects
         load_official_checkpoint(pickled)
+
+
+def _release_mesh(arrays: dict, rot6d: torch.Tensor, shape: torch.Tensor):
+    """The release's hand for its network outputs: 6D -> matrices -> axis-angle, then a MANO
+    layer with flat_hand_mean=False (smplx, built from the same arrays), 16 joints + manopth
+    tips in the canonical order, root-relative. Returns (verts (B, V, 3), joints (B, 21, 3))."""
+    import smplx
+    from smplx.utils import Struct
+
+    from handoccnet_lite.hand import joints as J
+    from handoccnet_lite.hand.joints import MANO_TIP_VERTEX_IDS
+    from handoccnet_lite.model.rotations import matrix_to_axis_angle, rot6d_to_matrix
+
+    pose = matrix_to_axis_angle(rot6d_to_matrix(rot6d)).flatten(1)  # (B, 48)
+    layer = smplx.MANO("", data_struct=Struct(**arrays), is_rhand=True, use_pca=False,
+                       flat_hand_mean=False)  # fmt: skip
+    out = layer(betas=shape, global_orient=pose[:, :3], hand_pose=pose[:, 3:])
+    tips = out.vertices[:, list(MANO_TIP_VERTEX_IDS["manopth"])]  # (B, 5, 3)
+    joints = J.mano_to_canonical(torch.cat([out.joints, tips], 1))  # (B, 21, 3)
+    root = joints[:, :1]
+    return out.vertices - root, joints - root
+
+
+def test_loaded_model_with_mano_gives_the_release_mesh(checkpoint_file, tmp_path, monkeypatch):
+    """With MANO supplied, the loaded checkpoint's mesh and joints equal the release's (whose
+    MANO layer adds hands_mean), and its pose stays in the package's flat convention."""
+    import numpy as np
+    from fixtures_real import fake_mano_arrays
+
+    from handoccnet_lite.hand import MANOHand
+    from handoccnet_lite.model.rotations import axis_angle_to_matrix
+
+    arrays = fake_mano_arrays()
+    np.savez(tmp_path / "MANO_RIGHT.npz", **arrays)
+    monkeypatch.setenv("HANDOCCNET_MANO_DIR", str(tmp_path))
+    model, report = load_official_checkpoint(checkpoint_file)
+    assert report.ok and isinstance(model.hand, MANOHand) and model.hand.flat_hand_mean
+    captured = {}
+    model.regressor.mano.register_forward_hook(lambda m, i, o: captured.update(out=o))
+    feat = torch.randn(1, 256, 32, 32, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        out = model.forward_features(feat)
+        verts, joints = _release_mesh(arrays, *captured["out"])
+        flat = MANOHand(arrays=arrays, flat_hand_mean=True)(out["pose"], out["shape"])
+    torch.testing.assert_close(out["joints"], joints, rtol=0, atol=1e-5)  # metres: 0.01 mm
+    torch.testing.assert_close(out["verts"], verts, rtol=0, atol=1e-5)
+    torch.testing.assert_close(flat.vertices - flat.joints[:, :1], out["verts"], rtol=0, atol=1e-6)
+    rotmats = axis_angle_to_matrix(out["pose"].view(1, 16, 3))
+    torch.testing.assert_close(out["rotmats"], rotmats, rtol=0, atol=1e-5)
+    assert model.cfg.pose_convention == "mean" == official_config().pose_convention

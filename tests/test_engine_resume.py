@@ -54,11 +54,11 @@ def _launch(out: Path, *extra: str) -> subprocess.Popen:
     )
 
 
-def _wait_for(path: Path, proc: subprocess.Popen, timeout: float = 120.0) -> None:
-    start = time.monotonic()
+def _wait_for(path: Path, proc: subprocess.Popen) -> None:
+    """Until `path` exists; fails if the run ends first (no wall-clock limit: a slow machine is
+    not an error, and the run always ends)."""
     while not path.exists():
         assert proc.poll() is None, f"run ended before writing {path}: {proc.communicate()}"
-        assert time.monotonic() - start < timeout, f"no {path} after {timeout} s"
         time.sleep(0.01)
 
 

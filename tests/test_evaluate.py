@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from torch.utils.data import Dataset
@@ -126,3 +127,75 @@ def test_old_baseline_files_load_as_camera_frame(tmp_path: Path) -> None:
     path = tmp_path / "mean_pose.npz"
     np.savez(path, joints=np.zeros((21, 3)), verts=np.zeros((30, 3)))  # written before `frame`
     assert ev.MeanPoseBaseline.load(path).frame == "camera"
+
+
+# ----------------------------------------------------------------------------- protocols
+class _Labelled(_Hands):
+    """_Hands that names its evaluation protocol, as the package's datasets do."""
+
+    def __init__(self, *args, protocol: str) -> None:
+        super().__init__(*args)
+        self.eval_protocol = protocol
+
+
+def _mirrored_set(n: int = 4) -> tuple[_Hands, np.ndarray, np.ndarray]:
+    """Hands and their mirror images (x negated): a reflection aligns them exactly."""
+    _, joints, verts, offset = _rotated_copies(n, seed=3)
+    mirror = np.array([-1.0, 1.0, 1.0])
+    return (joints, verts, offset), joints * mirror, verts * mirror
+
+
+def _constant(pred_j: np.ndarray, pred_v: np.ndarray) -> ev.Predictor:
+    def predict(batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        i = batch["index"]
+        return torch.as_tensor(pred_j[i]).float(), torch.as_tensor(pred_v[i]).float()
+
+    return predict
+
+
+def test_each_dataset_names_its_own_protocol(tmp_path: Path) -> None:
+    from fixtures_real import write_ho3d_json
+    from torch.utils.data import Subset
+
+    from handoccnet_lite.data.coco_json import HandOccNetJSON
+    from handoccnet_lite.data.dataset import SynthOccDataset
+    from handoccnet_lite.data.dexycb import DexYCBNative
+    from handoccnet_lite.data.ho3d import HO3DNative
+    from handoccnet_lite.data.realsets import RealHandDataset
+    from handoccnet_lite.engine.ablation import FeatureDataset
+
+    assert ev.resolve_protocol(None, HO3DNative).allow_reflection  # official eval.py
+    assert not ev.resolve_protocol(None, DexYCBNative).allow_reflection  # HandOccNet's Dex-YCB
+    assert ev.dataset_protocol(DexYCBNative) == "dexycb"
+    assert ev.PROTOCOLS["dexycb_toolkit"].allow_reflection
+    for synth in (SynthOccDataset, FeatureDataset):
+        assert ev.dataset_protocol(synth) == "synthocc"
+        assert not ev.resolve_protocol(None, synth).allow_reflection  # as committed results
+    info = write_ho3d_json(tmp_path / "ho3d", n_train=1, n_eval=1)
+    wrapped = Subset(RealHandDataset(HandOccNetJSON.ho3d(info["root"], "train", mano=None)), [0])
+    assert ev.dataset_protocol(wrapped) == "ho3d"  # through the Subset and the loader
+    assert ev.dataset_protocol(_Hands(*_mirrored_set()[0])) == ev.DEFAULT_PROTOCOL
+    with pytest.raises(ValueError, match="Unknown evaluation protocol"):
+        ev.resolve_protocol("ho-3d")
+
+
+def test_records_and_results_carry_the_protocol_and_reflections_help() -> None:
+    """Default = the dataset's protocol, recorded per sample and in results_record; on mirrored
+    hands, allowing reflections gives no larger errors (here ~0) than forbidding them."""
+    arrays, pred_j, pred_v = _mirrored_set()
+    ho3d = _Labelled(*arrays, protocol="ho3d")
+    allowed = ev.evaluate_predictor(_constant(pred_j, pred_v), ho3d, 2, "cpu", False)
+    assert set(allowed["alignment"]) == {"ho3d"} and allowed["allow_reflection"].all()
+    forbidden = ev.evaluate_predictor(
+        _constant(pred_j, pred_v), ho3d, 2, "cpu", False, protocol="synthocc"
+    )
+    assert not forbidden["allow_reflection"].any()
+    for col in ("pa_mpjpe", "pa_mpvpe"):
+        assert (allowed[col] <= forbidden[col] + 1e-6).all()
+        assert allowed[col].max() < 1e-3 < forbidden[col].min()  # mm: exact vs not
+    assert (allowed["f5"] >= forbidden["f5"]).all() and allowed["f5"].min() == 1.0
+    record = ev.results_record(allowed)
+    assert record["alignment"] == {"protocol": "ho3d", "allow_reflection": True}
+    assert record["n"] == len(allowed) and record["pa_mpjpe"] < 1e-3
+    with pytest.raises(ValueError, match="mix evaluation protocols"):
+        ev.results_record(pd.concat([allowed, forbidden]))

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 import torch
 
@@ -57,16 +55,6 @@ def test_every_parameter_gets_a_finite_gradient(tiny: HandOccNet) -> None:
         assert p.grad is not None, f"{name} got no gradient"
         assert torch.isfinite(p.grad).all(), name
     assert model.backbone.gate.conv.weight.grad.abs().sum() > 0
-
-
-def test_forward_backward_is_fast(tiny: HandOccNet) -> None:
-    model = tiny.train()
-    times = []
-    for _ in range(3):  # the first call also pays oneDNN's one-off set-up
-        t0 = time.perf_counter()
-        model(_images())["verts"].sum().backward()
-        times.append(time.perf_counter() - t0)
-    assert min(times) < 3.0  # tiny preset on 2 shared CPU cores: typically 0.2-0.8 s
 
 
 def test_deterministic_under_seed() -> None:

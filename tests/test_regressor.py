@@ -119,3 +119,34 @@ def test_identity_init_starts_every_rotation_at_the_mean_hand() -> None:
 def test_unknown_mano_init_is_a_clear_error() -> None:
     with pytest.raises(ValueError, match="mano_init"):
         preset("tiny").replace(mano_init="zeros")
+
+
+def test_mean_pose_convention_adds_the_hand_mean() -> None:
+    """pose_convention="mean": the same weights give the flat pose plus [0, 0, 0, mean], and
+    rotmats are rebuilt from that pose (the flat convention's targets for the pose loss)."""
+    from handoccnet_lite.model.rotations import axis_angle_to_matrix
+
+    torch.manual_seed(0)
+    flat = Regressor(preset("tiny")).eval()
+    mean = Regressor(preset("tiny").replace(pose_convention="mean")).eval()
+    mean.load_state_dict(flat.state_dict())
+    feat = torch.randn(2, 32, 8, 8, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        a, b = flat(feat), mean(feat)
+    offset = torch.cat([torch.zeros(3), flat.hand.mean_finger_pose])  # (48,)
+    assert offset.abs().sum() > 0
+    torch.testing.assert_close(b["pose"], a["pose"] + offset)
+    torch.testing.assert_close(b["rotmats"], axis_angle_to_matrix(b["pose"].view(2, 16, 3)))
+    torch.testing.assert_close(b["verts"], flat.hand(b["pose"], b["shape"]).vertices
+                               - flat.hand(b["pose"], b["shape"]).joints[:, :1])  # fmt: skip
+    assert "pose_offset" not in mean.state_dict()  # checkpoints keep their keys
+
+
+def test_mean_pose_convention_needs_a_mean_pose() -> None:
+    class NoMean(nn.Module):
+        pass
+
+    with pytest.raises(ValueError, match="mean_finger_pose"):
+        Regressor(preset("tiny").replace(pose_convention="mean"), hand=NoMean())
+    with pytest.raises(ValueError, match="pose_convention"):
+        preset("tiny").replace(pose_convention="curled")

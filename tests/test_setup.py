@@ -60,15 +60,10 @@ def test_lock_covers_every_direct_dependency() -> None:
 
 
 def test_import_is_light() -> None:
-    code = (
-        "import sys, time; t = time.perf_counter(); import handoccnet_lite; "
-        "dt = time.perf_counter() - t; "
-        "print(dt, 'torch' in sys.modules)"
-    )
+    """No torch at import (its time budget is measured by benchmarks/bench_budgets.py)."""
+    code = "import sys; import handoccnet_lite; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    seconds, torch_loaded = out.stdout.split()
-    assert torch_loaded == "False", "import handoccnet_lite must not import torch eagerly"
-    assert float(seconds) < 2.0, f"import handoccnet_lite took {seconds} s (budget 2 s)"
+    assert out.stdout.split() == ["False"], "import handoccnet_lite must not import torch eagerly"
 
 
 def test_readme_quick_start_is_the_two_make_commands() -> None:

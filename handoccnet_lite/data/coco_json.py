@@ -160,6 +160,13 @@ class HandOccNetJSON(RealSetBase):
     ) -> None:
         super().__init__(skip_missing)
         self.json_path, self.image_root = Path(json_path), Path(image_root)
+        # alignment protocol of its evaluation (engine.evaluate.PROTOCOLS), from the file's name
+        stem = self.json_path.name
+        self.eval_protocol = (
+            "ho3d"
+            if stem.startswith("HO3D")
+            else ("dexycb" if stem.startswith("DEX_YCB") else None)
+        )
         images, anns = load_coco_json(self.json_path)
         self.mano = resolve_mano(mano)
         self.samples = []

@@ -165,6 +165,9 @@ class DexYCBNative(RealSetBase):
         skip_handless: drop frames without a hand (reads joint_3d of every label once).
     """
 
+    #: Alignment protocol of its evaluation (engine.evaluate.PROTOCOLS): HandOccNet's Dex-YCB one.
+    eval_protocol = "dexycb"
+
     def __init__(
         self,
         root: str | os.PathLike,

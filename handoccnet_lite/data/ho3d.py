@@ -126,6 +126,9 @@ class HO3DNative(RealSetBase):
         skip_missing: see ``RealSetBase``.
     """
 
+    #: Alignment protocol of its evaluation (engine.evaluate.PROTOCOLS): the official eval.py's.
+    eval_protocol = "ho3d"
+
     def __init__(
         self,
         root: str | os.PathLike,

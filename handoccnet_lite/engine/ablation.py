@@ -169,6 +169,8 @@ TARGET_KEYS = (
 class FeatureDataset(Dataset):
     """Cached features + targets; item i = {"feat": (C, G, G) float32, targets as INTERFACES.md}."""
 
+    eval_protocol = "synthocc"  # cached SynthOcc features (engine.evaluate.PROTOCOLS)
+
     def __init__(self, tensors: dict[str, Tensor]) -> None:
         missing = [k for k in ("feat", *TARGET_KEYS) if k not in tensors]
         if missing:
@@ -236,8 +238,7 @@ def _write_json(path: Path, obj: dict[str, Any]) -> None:
 def finish_run(run_dir: Path, per_sample: pd.DataFrame, meta: dict[str, Any]) -> dict[str, Any]:
     """Write per_sample.csv then metrics.json (last: it marks the run as done)."""
     per_sample.to_csv(run_dir / "per_sample.csv", index=False)
-    means = ev.summary_table(per_sample).iloc[0].to_dict()
-    metrics = {**meta, **{k: float(v) for k, v in means.items()}}
+    metrics = {**meta, **ev.results_record(per_sample)}  # means + "alignment" protocol
     _write_json(run_dir / METRICS_NAME, metrics)
     return metrics
 
@@ -490,8 +491,7 @@ class Ablation:
             model, test_set, self.profile.eval_batch, self.device, self.progress, inputs="features"
         )
         df.to_csv(weights.parent / "test_per_sample.csv", index=False)
-        means = ev.summary_table(df).iloc[0].to_dict()
-        _write_json(path, {k: float(v) for k, v in means.items()})
+        _write_json(path, ev.results_record(df))
 
     def _baseline(self, train_set: Dataset, test_set: Dataset) -> None:
         """Constant baselines: fit on the train set, score on the test set (mean_pose.json,
@@ -502,8 +502,7 @@ class Ablation:
             base = self.mean_pose(train_set, frame)
             df = ev.evaluate_baseline(base, test_set, self.profile.eval_batch)
             df.to_csv(self.out_dir / name.replace(".json", "_per_sample.csv"), index=False)
-            means = ev.summary_table(df).iloc[0].to_dict()
-            _write_json(self.out_dir / name, {k: float(v) for k, v in means.items()})
+            _write_json(self.out_dir / name, ev.results_record(df))
 
     def run_one(
         self, variant: str, seed: int, run_dir: Path, train_set: Dataset, test_set: Dataset
@@ -626,7 +625,7 @@ def collect(out_dir: str | Path, profile: Profile | None = None) -> pd.DataFrame
         samples.append(ps.assign(variant=m["variant"], seed=m["seed"]))
     if not rows:
         raise FileNotFoundError(f"No finished runs (*/seed*/{METRICS_NAME}) under {out_dir}.")
-    runs = pd.DataFrame(rows)
+    runs = pd.json_normalize(rows, sep="_")  # "alignment": {...} -> alignment_protocol, ...
     per_sample = pd.concat(samples, ignore_index=True)
     summary = summary_long(runs)
     paired = paired_table(runs)

@@ -165,7 +165,9 @@ def float_weights(state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor
 
 
 #: Test metrics copied into an exported model's .json when its run folder has them.
-EXPORTED_METRICS = ("pa_mpjpe", "mpjpe", "pa_mpvpe", "f5", "f15", "pred_spread", "gt_spread")
+EXPORTED_METRICS = (
+    "pa_mpjpe", "mpjpe", "pa_mpvpe", "f5", "f15", "pred_spread", "gt_spread", "alignment",
+)  # fmt: skip
 
 
 def run_evaluation(weights: Path) -> dict[str, Any] | None:

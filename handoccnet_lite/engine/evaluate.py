@@ -2,8 +2,17 @@
 
 Predictions of HandOccNet are root-relative; as in HandOccNet's own evaluation they are moved to
 the ground-truth root before scoring, so `mpjpe` here equals the root-relative MPJPE and
-`pa_mpjpe` is after similarity Procrustes (no reflection). Every record carries the sample index,
-its occlusion fraction and its number of visible joints, so any slice can be recomputed later.
+`pa_mpjpe` is after similarity Procrustes. Every record carries the sample index, its occlusion
+fraction and its number of visible joints, so any slice can be recomputed later.
+
+Alignment protocol (`PROTOCOLS`): whether the Procrustes alignments behind pa_mpjpe, pa_mpvpe,
+f5/f15 and the AUCs may reflect. Each dataset is scored by its own protocol by default (its
+`eval_protocol` attribute; `dataset_protocol`): HO-3D as its official eval.py (reflections
+allowed), Dex-YCB as HandOccNet's Dex-YCB evaluation that gave the paper's numbers (no
+reflection; "dexycb_toolkit" for the toolkit's, which allows them), SynthOcc without reflection
+(unchanged, so committed SynthOcc results stay comparable). Every record carries the protocol
+(columns `alignment`, `allow_reflection`) and `results_record` puts it in results files as
+``"alignment": {"protocol": ..., "allow_reflection": ...}``.
 
 Two columns say whether a model reads its images at all (SPREAD): `pred_spread` is how far each
 predicted hand is from the average predicted hand after rigid alignment (mm), `gt_spread` the
@@ -51,6 +60,80 @@ SPREAD: tuple[str, ...] = ("pred_spread", "gt_spread")
 OCCLUSION_BINS: tuple[float, ...] = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.7, 1.0)
 ROOT = 0  # wrist, canonical order
 
+
+@dataclass(frozen=True)
+class AlignmentProtocol:
+    """How an evaluation aligns predictions: a name, the reflection switch and its source."""
+
+    name: str
+    allow_reflection: bool
+    source: str
+
+    def as_dict(self) -> dict[str, Any]:
+        """What results files record: {"protocol": name, "allow_reflection": bool}."""
+        return {"protocol": self.name, "allow_reflection": self.allow_reflection}
+
+
+#: Alignment protocols by name; datasets name theirs in an `eval_protocol` attribute.
+PROTOCOLS: dict[str, AlignmentProtocol] = {
+    p.name: p
+    for p in (
+        AlignmentProtocol("ho3d", True, "HO-3D's official eval.py (scipy orthogonal_procrustes)"),
+        AlignmentProtocol(
+            "dexycb", False, "HandOccNet's Dex-YCB evaluation (the paper's numbers; det R = +1)"
+        ),
+        AlignmentProtocol("dexycb_toolkit", True, "Dex-YCB toolkit's HPE evaluator"),
+        AlignmentProtocol(
+            "synthocc", False, "this package's SynthOcc results (HandOccNet's own alignment)"
+        ),
+        AlignmentProtocol(
+            "handoccnet", False, "HandOccNet's released evaluation code (datasets naming none)"
+        ),
+    )
+}
+DEFAULT_PROTOCOL = "handoccnet"
+
+
+def dataset_protocol(dataset: Any) -> str:
+    """The protocol a dataset names (`eval_protocol`, looked up through `.loader` of real-set
+    wrappers and `.dataset` of torch Subsets), else DEFAULT_PROTOCOL."""
+    seen = 0
+    while dataset is not None and seen < 8:  # wrappers nest a few levels at most
+        name = getattr(dataset, "eval_protocol", None)
+        if name is not None:
+            return str(name)
+        dataset = getattr(dataset, "loader", None) or getattr(dataset, "dataset", None)
+        seen += 1
+    return DEFAULT_PROTOCOL
+
+
+def resolve_protocol(protocol: str | None, dataset: Any = None) -> AlignmentProtocol:
+    """`protocol` by name, or the dataset's own (`dataset_protocol`) when None."""
+    name = protocol if protocol is not None else dataset_protocol(dataset)
+    if name not in PROTOCOLS:
+        raise ValueError(
+            f"Unknown evaluation protocol {name!r}; choose one of {sorted(PROTOCOLS)} (or set "
+            "the dataset's eval_protocol to one of them)."
+        )
+    return PROTOCOLS[name]
+
+
+def results_record(df: pd.DataFrame) -> dict[str, Any]:
+    """Means of the metric and spread columns (floats, plus `n`) and, when the records carry it,
+    ``"alignment": {"protocol", "allow_reflection"}``: what every results JSON stores."""
+    out: dict[str, Any] = {k: float(v) for k, v in summary_table(df).iloc[0].to_dict().items()}
+    if "alignment" in df and len(df):
+        pairs = df[["alignment", "allow_reflection"]].drop_duplicates()
+        if len(pairs) != 1:
+            raise ValueError(
+                f"These records mix evaluation protocols {pairs.to_dict('records')}; summarise "
+                "each protocol separately."
+            )
+        name, allow = pairs.iloc[0]
+        out["alignment"] = {"protocol": str(name), "allow_reflection": bool(allow)}
+    return out
+
+
 #: A predictor maps a batch (dict of tensors on the device) to root-relative joints (B, 21, 3)
 #: and vertices (B, V, 3), metres.
 Predictor = Callable[[dict[str, Tensor]], tuple[Tensor, Tensor]]
@@ -67,7 +150,9 @@ def model_predictor(model: nn.Module, inputs: str = "image") -> Predictor:
     return predict
 
 
-def _records(pred_j: Tensor, pred_v: Tensor, batch: dict[str, Tensor]) -> dict[str, np.ndarray]:
+def _records(
+    pred_j: Tensor, pred_v: Tensor, batch: dict[str, Tensor], allow_reflection: bool
+) -> dict[str, np.ndarray]:
     """Per-sample metrics of one batch after moving the prediction to the GT root."""
     from handoccnet_lite.metrics import evaluate_batch
 
@@ -79,7 +164,9 @@ def _records(pred_j: Tensor, pred_v: Tensor, batch: dict[str, Tensor]) -> dict[s
             "evaluate on data made with the same hand model (hand_model in the config)."
         )
     root = gt_j[:, ROOT : ROOT + 1]  # (B, 1, 3)
-    rec = evaluate_batch(pred_j + root, gt_j, pred_v + root, gt_v)
+    rec = evaluate_batch(
+        pred_j + root, gt_j, pred_v + root, gt_v, allow_reflection=allow_reflection
+    )
     out = {k: v.cpu().numpy() for k, v in rec.items()}
     # root-relative hands (B, 21, 3): the spread columns need the whole set (evaluate_predictor)
     out["_pred_hands"] = pred_j.detach().double().cpu().numpy()
@@ -98,10 +185,14 @@ def evaluate_predictor(
     device: str | torch.device = "auto",
     progress: bool = True,
     num_workers: int = 0,
+    protocol: str | None = None,
 ) -> pd.DataFrame:
-    """`predict` over `dataset`: one row per sample (index, occlusion, visible_joints, metrics)."""
+    """`predict` over `dataset`: one row per sample (index, occlusion, visible_joints, metrics,
+    then the alignment protocol: `alignment`, `allow_reflection`). `protocol`: a name of
+    PROTOCOLS, or None for the dataset's own (see the module docstring)."""
     from tqdm.auto import tqdm
 
+    align = resolve_protocol(protocol, dataset)
     device = resolve_device(device) if isinstance(device, str) else device
     if len(dataset) == 0:  # type: ignore[arg-type]
         raise ValueError("The evaluation dataset is empty; check --data and --split.")
@@ -110,12 +201,12 @@ def evaluate_predictor(
     for batch in tqdm(loader, desc="eval", unit="batch", disable=not progress):
         batch = {k: v.to(device) for k, v in batch.items()}
         pred_j, pred_v = predict(batch)
-        parts.append(_records(pred_j, pred_v, batch))
+        parts.append(_records(pred_j, pred_v, batch, align.allow_reflection))
     cols = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
     for name, hands in zip(SPREAD, ("_pred_hands", "_gt_hands"), strict=True):
         cols[name] = rigid_spread_mm(cols.pop(hands))  # (N,) mm
     front = ["index", "occlusion", "visible_joints"]
-    df = pd.DataFrame(cols)
+    df = pd.DataFrame(cols).assign(alignment=align.name, allow_reflection=align.allow_reflection)
     known = front + list(METRICS) + list(SPREAD)
     return df[[c for c in known if c in df] + [c for c in df if c not in known]]
 
@@ -127,11 +218,14 @@ def evaluate_model(
     device: str | torch.device = "auto",
     progress: bool = True,
     inputs: str = "image",
+    protocol: str | None = None,
 ) -> pd.DataFrame:
-    """Per-sample records of a model (put in eval mode, moved to `device`)."""
+    """Per-sample records of a model (put in eval mode, moved to `device`); `protocol` as in
+    `evaluate_predictor` (None: the dataset's own)."""
     device = resolve_device(device) if isinstance(device, str) else device
     model = model.to(device).eval()
-    return evaluate_predictor(model_predictor(model, inputs), dataset, batch_size, device, progress)
+    predict = model_predictor(model, inputs)
+    return evaluate_predictor(predict, dataset, batch_size, device, progress, protocol=protocol)
 
 
 # --------------------------------------------------------------------------------------------
@@ -262,10 +356,15 @@ class MeanPoseBaseline:
 
 
 def evaluate_baseline(
-    baseline: MeanPoseBaseline, dataset: Dataset, batch_size: int = 64, progress: bool = False
+    baseline: MeanPoseBaseline,
+    dataset: Dataset,
+    batch_size: int = 64,
+    progress: bool = False,
+    protocol: str | None = None,
 ) -> pd.DataFrame:
-    """Per-sample records of a constant baseline (CPU)."""
-    return evaluate_predictor(baseline.predictor(), dataset, batch_size, "cpu", progress)
+    """Per-sample records of a constant baseline (CPU); `protocol` as in `evaluate_predictor`."""
+    predict = baseline.predictor()
+    return evaluate_predictor(predict, dataset, batch_size, "cpu", progress, protocol=protocol)
 
 
 # --------------------------------------------------------------------------------------------

@@ -19,7 +19,10 @@ order, metres). ``evaluate_ho3d`` follows eval.py with the package's metrics:
 * the mesh is aligned by its own Procrustes on the vertices (when the prediction has the GT's
   vertex count; otherwise, as eval.py, the joints' transform is applied to the vertices and the
   vertex errors are not defined: NaN);
-* F@5 mm and F@15 mm on the vertices, unaligned and aligned (papers quote the aligned ones);
+* F@5 mm and F@15 mm on the vertices, unaligned and aligned (papers quote the aligned ones).
+  The official alignment is defined for MANO meshes (778 vertices, MANO's order); for a mesh
+  with another vertex count (SynthHand) the aligned F-score here (vertices moved by the joints'
+  transform) differs from the official one and is not comparable with published numbers;
 * AUC of the 3D PCK over 0-50 mm in 100 thresholds (per keypoint, then averaged).
 
 Every error here is in **millimetres**; eval.py prints centimetres (divide by 10 to compare).
@@ -165,7 +168,8 @@ def evaluate_ho3d(
 
     Inputs (N, 21, 3) / (N, V, 3) as submitted (i.e. already on the GT root). Keys: mpjpe,
     pa_mpjpe, st_mpjpe, auc_j, pa_auc_j, st_auc_j, mpvpe, pa_mpvpe, auc_v, pa_auc_v, f5, f15
-    (aligned mesh), f5_unaligned, f15_unaligned. AUCs and F-scores are fractions.
+    (aligned mesh), f5_unaligned, f15_unaligned. AUCs and F-scores are fractions. The aligned
+    f5/f15 equal the official ones only for MANO meshes (V = 778; see the module docstring).
     """
     from ..metrics import HO3D_F_THRESHOLDS_M, auc_pck, f_score, mpjpe, mpvpe, procrustes_align
 

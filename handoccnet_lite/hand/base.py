@@ -26,15 +26,18 @@ class HandModel(nn.Module):
     """Base class: input validation, fingertips and joint reordering.
 
     Subclasses register the buffers ``faces`` (F, 3) long, ``parents`` (16,) long and
-    ``tip_vertex_ids`` (5,) long (thumb, index, middle, ring, pinky), and implement
-    ``_skin(pose, shape) -> (vertices (B, V, 3), kinematic joints (B, 16, 3))`` without
-    translation.
+    ``tip_vertex_ids`` (5,) long (thumb, index, middle, ring, pinky) and ``mean_finger_pose``
+    (45,) (the model's mean finger pose in the flat convention: MANO's ``hands_mean``, SynthHand's
+    relaxed hand; used whatever ``flat_hand_mean`` is, e.g. by ``pose_convention="mean"``), and
+    implement ``_skin(pose, shape) -> (vertices (B, V, 3), kinematic joints (B, 16, 3))``
+    without translation.
     """
 
     faces: Tensor
     v_template: Tensor
     parents: Tensor
     tip_vertex_ids: Tensor
+    mean_finger_pose: Tensor  # (45,)
     joint_names: tuple[str, ...] = J.JOINT_NAMES
     skeleton: tuple[tuple[int, int], ...] = J.SKELETON
     num_betas: int = 10

@@ -202,6 +202,8 @@ class MANOHand(HandModel):
         self.pose_dim = 3 + (num_pca_comps if self.use_pca else 45)
         self.mano = _build_smplx_mano(arrays, self.use_pca, num_pca_comps, flat_hand_mean, dtype)
         self.register_buffer("faces", torch.as_tensor(arrays["f"].astype(np.int64)), False)
+        mean = torch.as_tensor(arrays["hands_mean"], dtype=dtype)  # (45,) whatever flat_hand_mean
+        self.register_buffer("mean_finger_pose", mean, persistent=False)
         self.register_buffer("parents", torch.tensor(MANO_PARENTS), persistent=False)
         self.tips = tips
         self.register_buffer("tip_vertex_ids", _tip_ids(tips, len(arrays["v_template"])), False)

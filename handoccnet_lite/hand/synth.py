@@ -321,6 +321,7 @@ class SynthHand(HandModel):
         self.flat_hand_mean = flat_hand_mean
         mean = np.zeros(45) if flat_hand_mean else relaxed_hand_pose().numpy()
         buf("hands_mean", mean)  # (45,)
+        buf("mean_finger_pose", relaxed_hand_pose().numpy())  # (45,) whatever flat_hand_mean
 
     def _skin(self, pose: Tensor, shape: Tensor) -> tuple[Tensor, Tensor]:
         """pose (B, 48), shape (B, 10) -> vertices (B, V, 3), kinematic joints (B, 16, 3)."""

@@ -10,6 +10,13 @@ Deliberately ignored checkpoint entries:
 - ``regressor.hand_regHead.uu`` / ``vv``: pixel-centre grids we recompute;
 - ``backbone.smooth2.*``: the release's P3 smoothing conv, whose output is never used;
 - ``fitting_loss.*``: constants of the demo's scale/translation fitting.
+
+Pose convention: the release's MANO layer has flat_hand_mean=False, so its network predicts
+finger rotations relative to MANO's mean pose (hands_mean), while the package's hand layers use
+flat_hand_mean=True (docs/INTERFACES.md). The loaded model therefore always has
+``pose_convention="mean"``: its regressor adds the hand layer's mean finger pose to the predicted
+pose before the (flat) hand layer, which gives the release's meshes and joints exactly, and its
+``pose``/``rotmats`` outputs are in the package's flat convention (ready for our losses and data).
 """
 
 from __future__ import annotations
@@ -185,11 +192,20 @@ def read_official_state(path: str | Path) -> dict[str, Tensor]:
 
 
 def official_config() -> ModelConfig:
-    """The paper preset with the release's choices: LeakyReLU backbone, official FIT/SET."""
+    """The paper preset with the release's choices: LeakyReLU backbone, official FIT/SET, finger
+    rotations relative to MANO's mean pose (``pose_convention="mean"``, see the module docstring).
+    """
     cfg = preset("paper")
     fit = dataclasses.replace(cfg.fit, variant="official")
     st = dataclasses.replace(cfg.set, variant="official")
-    return cfg.replace(activation="leaky_relu", fit=fit, set=st, use_fit=True, use_set=True)
+    return cfg.replace(
+        activation="leaky_relu",
+        fit=fit,
+        set=st,
+        use_fit=True,
+        use_set=True,
+        pose_convention="mean",
+    )
 
 
 def _match_shapes(
@@ -216,9 +232,12 @@ def load_official_checkpoint(
 
     Returns the model in eval mode and a report of loaded / missing / unexpected / ignored /
     mis-shaped keys (our hand layer's buffers are never counted as missing).
-    ``strict=True`` raises unless ``report.ok``.
+    ``strict=True`` raises unless ``report.ok``. A given ``cfg`` is used with
+    ``pose_convention="mean"`` whatever it says: the release's weights predict finger rotations
+    relative to MANO's mean pose (see the module docstring).
     """
     cfg = cfg if cfg is not None else official_config()
+    cfg = cfg.replace(pose_convention="mean")  # the release's MANO layer: flat_hand_mean=False
     model = HandOccNet(cfg)
     ours, ignored, unexpected = convert_official_state(
         read_official_state(path), cfg.hourglass_depth

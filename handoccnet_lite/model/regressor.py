@@ -16,6 +16,11 @@ Release facts (common/nets/hand_head.py, mano_head.py, regressor.py; main/model.
   (16 rotations in 6D -> matrices -> axis-angle), shape Linear(512, 10).
 - Init (train mode): conv N(0, 0.001) bias 0, linear N(0, 0.01) bias 0, BN weight 1 bias 0;
   the temperatures stay 1.
+- The release's MANO layer has flat_hand_mean=False: its 16 rotations are relative to MANO's
+  mean finger pose (hands_mean is added before skinning). ``cfg.pose_convention="mean"`` (set by
+  the official-checkpoint loader) reproduces that: the regressor adds the hand model's
+  ``mean_finger_pose`` to the predicted finger pose, so ``pose``/``rotmats`` and the mesh are the
+  package's flat convention and equal the release's mesh for the same network output.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ from torch import Tensor, nn
 
 from handoccnet_lite.config import ModelConfig
 
-from .rotations import matrix_to_axis_angle, rot6d_to_matrix
+from .rotations import axis_angle_to_matrix, matrix_to_axis_angle, rot6d_to_matrix
 
 NUM_JOINTS = 21
 NUM_ROTATIONS = 16  # MANO: global orientation + 15 finger joints
@@ -153,9 +158,10 @@ class ManoHead(nn.Module):
 
         With the release's init the 6D outputs start near 0, where Gram-Schmidt (a division by
         |a1|) maps small noise to arbitrary rotations with very large gradients. Starting at the
-        identity, every rotation begins at the hand model's mean pose (MANO's hands_mean) and
-        the first steps refine a plausible hand instead of untangling random ones (the same idea
-        as HMR's mean-parameter start). The weights keep the release's N(0, 0.01).
+        identity, every rotation begins at the rest pose (the flat hand, or the mean hand with
+        ``pose_convention="mean"``) and the first steps refine a plausible hand instead of
+        untangling random ones (the same idea as HMR's mean-parameter start). The weights keep
+        the release's N(0, 0.01).
         """
         with torch.no_grad():
             identity = torch.tensor([1.0, 0.0, 0.0, 0.0, 1.0, 0.0])
@@ -195,12 +201,42 @@ class Regressor(nn.Module):
         if cfg.mano_init == "identity":
             self.mano.start_at_identity()
         self.hand = hand if hand is not None else build_hand_model(cfg.hand_model)
+        self.pose_convention = cfg.pose_convention
+        # (48,) added to the predicted axis-angle pose: zeros ("flat") or the mean finger pose
+        self.register_buffer("pose_offset", self._pose_offset(cfg.pose_convention), False)
+
+    def _pose_offset(self, convention: str) -> Tensor:
+        """(48,) zeros for "flat"; [0, 0, 0, hand.mean_finger_pose] for "mean"."""
+        offset = torch.zeros(NUM_ROTATIONS * 3)
+        if convention == "flat":
+            return offset
+        mean = getattr(self.hand, "mean_finger_pose", None)
+        if not isinstance(mean, Tensor) or tuple(mean.shape) != (45,):
+            raise ValueError(
+                f'pose_convention="mean" needs a hand layer with a (45,) mean_finger_pose '
+                f"(MANOHand, SynthHand); {type(self.hand).__name__} has none. Use "
+                'pose_convention="flat" or a HandModel from handoccnet_lite.hand.'
+            )
+        offset[3:] = mean.detach().float().cpu()
+        return offset
+
+    def rotations_to_pose(self, rotmats: Tensor) -> tuple[Tensor, Tensor]:
+        """Network rotations (B, 16, 3, 3) -> flat-convention (pose (B, 48), rotmats (B, 16, 3, 3)).
+
+        "flat": the rotations are the pose. "mean": they are relative to the mean finger pose
+        (the release's MANO layer, flat_hand_mean=False): MANO adds hands_mean to the axis-angle
+        pose before Rodrigues, so we add it here and rebuild the matrices from the sum.
+        """
+        pose = matrix_to_axis_angle(rotmats).flatten(1)  # (B, 48)
+        if self.pose_convention == "flat":
+            return pose, rotmats
+        pose = pose + self.pose_offset.to(pose.dtype)  # (B, 48)
+        return pose, axis_angle_to_matrix(pose.view(-1, NUM_ROTATIONS, 3))
 
     def forward(self, feat: Tensor) -> dict[str, Tensor]:
         heatmaps, head_feat, joints_img = self.head(feat)  # (B,J,G,G), (B,Ch,G,G), (B,J,2)
         rot6d, shape = self.mano(self.encoder(heatmaps, head_feat))  # (B,16,6), (B,10)
-        rotmats = rot6d_to_matrix(rot6d)  # (B, 16, 3, 3)
-        pose = matrix_to_axis_angle(rotmats).flatten(1)  # (B, 48)
+        pose, rotmats = self.rotations_to_pose(rot6d_to_matrix(rot6d))  # (B, 48), (B, 16, 3, 3)
         verts, joints = self.hand(pose, shape)  # (B, V, 3), (B, 21, 3) metres
         root = joints[:, 0]  # (B, 3) wrist
         return {
