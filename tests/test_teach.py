@@ -1,4 +1,4 @@
-"""The teaching runner: chunks, learning curve, committed snapshot, continuation on a fresh clone."""
+"""The teaching runner: chunks, learning curve, snapshots, continuation on a fresh clone."""
 
 from __future__ import annotations
 
