@@ -52,6 +52,10 @@ c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedE
 # notebook fails and `python -m handoccnet_lite.assignments autograde` records a timeout for that
 # student only (it also stops any submission after --timeout seconds of wall clock).
 c.Execute.timeout = 120
+# `nbgrader zip_collect`: files named <student_id>_<notebook>.ipynb (student ids without "_"),
+# anywhere in the zips or files put in downloaded/<assignment>/archive/. The pattern is matched
+# against the file's absolute path. Adapt it to the names your LMS exports (README.md, step 2).
+c.FileNameCollectorPlugin.named_regexp = r".*/(?P<student_id>[^/_]+)_(?P<file_id>[^/]+\.ipynb)$"
 # Feedback HTML is rendered from the autograded notebooks, which hold the hidden tests again:
 # take them out (code, and outputs that quote it) so students never see them.
 c.GenerateFeedback.preprocessors = [
