@@ -255,9 +255,9 @@ _FLAG_TO_FIELD = {
 def build_train_config(a: argparse.Namespace) -> Any:
     """TrainConfig from defaults < --profile < --config < flags (also used by --resume)."""
     from handoccnet_lite.config import preset
-    from handoccnet_lite.engine.ablation import apply_overrides, variant_config
-    from handoccnet_lite.engine.profiles import get_profile, profile_model_config
-    from handoccnet_lite.engine.trainer import TrainConfig
+    from handoccnet_lite.engine.overrides import apply_overrides
+    from handoccnet_lite.engine.profiles import get_profile, profile_model_config, variant_config
+    from handoccnet_lite.engine.train_config import TrainConfig
 
     cfg = TrainConfig(model=preset("tiny"), data_root=BUNDLED)
     if a.resume and a.config is None and (Path(a.out) / "config.json").is_file():
@@ -338,7 +338,7 @@ def load_trained(run: str | Path, device: str = "cpu") -> Any:
     """(model in eval mode, ModelConfig) from a run folder, model.pt or checkpoint.pt."""
     from handoccnet_lite.config import ModelConfig
     from handoccnet_lite.engine import checkpoint as ckpt
-    from handoccnet_lite.engine.trainer import build_model
+    from handoccnet_lite.engine.builders import build_model
 
     state = ckpt.load_checkpoint(ckpt.find_weights(run), map_location="cpu")
     cfg = ModelConfig.from_dict(ckpt.model_config_of(state))
@@ -442,6 +442,7 @@ def _add_ablate(sub: Any) -> None:
 
 def cmd_ablate(a: argparse.Namespace) -> int:
     from handoccnet_lite.engine import ablation
+    from handoccnet_lite.engine.ablation_figures import plot_results
     from handoccnet_lite.engine.profiles import get_profile
 
     prof = get_profile(a.profile)
@@ -466,7 +467,7 @@ def cmd_ablate(a: argparse.Namespace) -> int:
             )
         return 0
     abl.run()
-    figs = ablation.plot_results(out, a.figures)
+    figs = plot_results(out, a.figures)
     print((out / "report.md").read_text())
     print("figures: " + ", ".join(str(f) for f in figs))
     return _check_gain(out, prof)

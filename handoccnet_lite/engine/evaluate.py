@@ -30,6 +30,7 @@ import torch
 from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset
 
+from handoccnet_lite.engine.features import forward_batch
 from handoccnet_lite.utils import resolve_device
 
 #: Metric columns in the order tables show them (mm, F-scores as fractions).
@@ -58,7 +59,6 @@ Predictor = Callable[[dict[str, Tensor]], tuple[Tensor, Tensor]]
 
 def model_predictor(model: nn.Module, inputs: str = "image") -> Predictor:
     """Predictor running a HandOccNet on images, or on cached features (inputs='features')."""
-    from handoccnet_lite.engine.trainer import forward_batch
 
     def predict(batch: dict[str, Tensor]) -> tuple[Tensor, Tensor]:
         out = forward_batch(model, batch, inputs)
