@@ -152,7 +152,7 @@ def procrustes_mean(points: np.ndarray, iters: int = 10, tol: float = 1e-9) -> n
     pts = np.asarray(points, dtype=np.float64)
     if pts.ndim != 3 or pts.shape[-1] != 3 or len(pts) == 0:
         raise ValueError(f"points must be a non-empty (N, P, 3) array, got shape {pts.shape}.")
-    from handoccnet_lite.metrics import procrustes_align
+    from handoccnet_lite.alignment import procrustes_align
 
     x = torch.from_numpy(pts - pts.mean(1, keepdims=True))  # (N, P, 3) centred
     mean = x[0].clone()  # (P, 3)
@@ -170,7 +170,7 @@ def procrustes_mean(points: np.ndarray, iters: int = 10, tol: float = 1e-9) -> n
 def rigid_spread_mm(joints: np.ndarray) -> np.ndarray:
     """(N, J, 3) hands, metres -> (N,) mm: each hand's mean joint distance to the set's
     Procrustes mean after rigid alignment. 0 for every sample of a constant prediction."""
-    from handoccnet_lite.metrics import procrustes_align
+    from handoccnet_lite.alignment import procrustes_align
 
     x = torch.from_numpy(np.asarray(joints, dtype=np.float64))
     if len(x) < 2:
