@@ -40,7 +40,7 @@ def register(sub: Any) -> None:
 
 
 def cmd_tables(a: argparse.Namespace) -> int:
-    from handoccnet_lite import tables
+    from handoccnet_lite import table_format, tables
 
     if a.list or (a.name is None and a.ablation is None):
         for key, title in tables.available_tables().items():
@@ -62,7 +62,7 @@ def cmd_tables(a: argparse.Namespace) -> int:
             df = tables.side_by_side(a.name, _ours_means(a.ours, metrics), a.dataset, a.seeds)
     except tables.TableNotAvailableError as e:
         raise UserError(str(e)) from e
-    print(df.to_csv(index=False) if a.format == "csv" else tables.to_markdown(df))
+    print(df.to_csv(index=False) if a.format == "csv" else table_format.to_markdown(df))
     return 0
 
 

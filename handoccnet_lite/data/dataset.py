@@ -32,6 +32,7 @@ from scipy.spatial.transform import Rotation
 from torch.utils.data import Dataset
 
 from ..config import FEATURE_STRIDE
+from . import shards
 from . import synthocc as so
 from .records import validate_record
 
@@ -228,7 +229,7 @@ class SynthOccDataset(Dataset):
             raise IndexError(f"index {idx} out of range for a SynthOcc split of {len(self)}.")
         k = bisect.bisect_right(self._starts, idx) - 1
         arrays, verts = self._shard(k)
-        return so.decode_record(arrays, idx - self._starts[k], verts)
+        return shards.decode_record(arrays, idx - self._starts[k], verts)
 
     def __getitem__(self, idx: int) -> dict[str, torch.Tensor]:
         idx = int(idx)
@@ -244,13 +245,13 @@ class SynthOccDataset(Dataset):
         if k not in self._cache:
             info = self.manifest["shards"][k]
             path = self.folder / info["file"]
-            arrays = so.read_shard(path, info.get("sha256"))
+            arrays = shards.read_shard(path, info.get("sha256"))
             if len(arrays["index"]) != info["count"]:
-                raise so.ShardError(
+                raise shards.ShardError(
                     f"{path} holds {len(arrays['index'])} samples but the manifest's field "
                     f"'shards[{k}].count' says {info['count']}; regenerate the set."
                 )
-            self._cache[k] = (arrays, so.shard_vertices(arrays, self._hand(), str(path)))
+            self._cache[k] = (arrays, shards.shard_vertices(arrays, self._hand(), str(path)))
             while len(self._cache) > self.cache_shards:
                 self._cache.popitem(last=False)
         self._cache.move_to_end(k)

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from handoccnet_lite.data.dataset import AugmentConfig, crop_square
-from handoccnet_lite.data.synthocc import read_shard
+from handoccnet_lite.data.shards import read_shard
 from handoccnet_lite.metrics import pa_mpjpe
 
 
