@@ -188,7 +188,7 @@ def read_manifest(folder: Path) -> dict[str, Any]:
 class SynthOccDataset(Dataset):
     """SynthOcc split as a torch Dataset of INTERFACES.md items.
 
-    root/split/ holds manifest.json and shards (see synthocc.py). Shards are loaded lazily (the
+    root/split/ holds manifest.json and shards (see shards.py). Shards are loaded lazily (the
     last `cache_shards` stay in memory); their vertices are recomputed with the manifest's hand
     model. seed=None draws fresh augmentation randomness per item; an int makes item i of epoch
     e reproducible (`set_epoch`)."""

@@ -2,7 +2,7 @@
 
 One loop for every setting: CPU (fp32) or CUDA (bf16 autocast, channels_last, optional
 torch.compile), one process or DistributedDataParallel under `torchrun` (see `engine.ddp`), images
-or cached backbone features (the CPU budget protocol, see `engine.ablation`).
+or cached backbone features (the CPU budget protocol, see `engine.features`).
 
 Reproducibility contract (tested): the data order of epoch e is a permutation drawn from
 (seed, e); the augmentation of sample i in epoch e is drawn from its own seed (seed, e, i), so it
