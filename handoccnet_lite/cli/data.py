@@ -6,12 +6,7 @@ import argparse
 import os
 from typing import Any
 
-from handoccnet_lite.cli.common import (
-    PROG,
-    UserError,
-    add_progress_flag,
-    subparser,
-)
+from handoccnet_lite.cli.common import PROG, UserError, add_progress_flag, subparser
 
 
 def register(sub: Any) -> None:

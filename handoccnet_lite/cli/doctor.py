@@ -5,10 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from handoccnet_lite.cli.common import (
-    PROG,
-    subparser,
-)
+from handoccnet_lite.cli.common import PROG, subparser
 
 
 def register(sub: Any) -> None:

@@ -6,11 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from handoccnet_lite.cli.common import (
-    PROG,
-    UserError,
-    subparser,
-)
+from handoccnet_lite.cli.common import PROG, UserError, subparser
 
 
 def register(sub: Any) -> None:
