@@ -61,9 +61,12 @@ from handoccnet_lite.cli import load_trained
 from handoccnet_lite.config import preset
 from handoccnet_lite.data.dataset import SynthOccDataset
 from handoccnet_lite.engine import evaluate as ev
-from handoccnet_lite.engine.ablation import ensure_data
+from handoccnet_lite.engine.builders import first_items
+from handoccnet_lite.engine.profile_data import ensure_data
 from handoccnet_lite.engine.profiles import get_profile, profile_model_config
-from handoccnet_lite.engine.trainer import TrainConfig, first_items, learning_rate, read_log, train
+from handoccnet_lite.engine.run_log import read_log
+from handoccnet_lite.engine.train_config import TrainConfig, learning_rate
+from handoccnet_lite.engine.trainer import train
 from handoccnet_lite.tables import DATASET_SYNTHOCC
 from handoccnet_lite.utils import DATA_SAMPLES_DIR, REPO_ROOT, resolve_device, save_figure
 from handoccnet_lite.viz import figure_png

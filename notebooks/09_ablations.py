@@ -56,7 +56,8 @@ from IPython.display import Image, display
 
 from handoccnet_lite import stats
 from handoccnet_lite.engine import evaluate as ev
-from handoccnet_lite.engine.ablation import HEADLINE, HIGHER_IS_BETTER, Ablation
+from handoccnet_lite.engine.ablation import Ablation
+from handoccnet_lite.engine.ablation_report import HEADLINE, HIGHER_IS_BETTER
 from handoccnet_lite.engine.profiles import (
     BASELINE_VARIANT,
     PROFILES,

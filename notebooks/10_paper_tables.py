@@ -54,7 +54,7 @@ import torch
 from IPython.display import Markdown, display
 from torch.utils.data import DataLoader
 
-from handoccnet_lite import stats, tables
+from handoccnet_lite import stats, table_format, tables
 from handoccnet_lite.doctor import find_mano_file
 from handoccnet_lite.utils import REPO_ROOT, resolve_device
 
@@ -69,7 +69,7 @@ def show(df: pd.DataFrame, caption: str) -> None:
     """A table rendered as Markdown (stored as text/markdown by headless runs); the long
     `reference` column is printed once per table instead (`table_info(name).source`)."""
     df = df.drop(columns=["reference"], errors="ignore")
-    display(Markdown(f"**{caption}**\n\n" + tables.to_markdown(df, floatfmt=".4g")))
+    display(Markdown(f"**{caption}**\n\n" + table_format.to_markdown(df, floatfmt=".4g")))
 
 
 # %% [markdown]

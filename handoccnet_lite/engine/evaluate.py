@@ -39,6 +39,7 @@ import torch
 from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset
 
+from handoccnet_lite.engine.features import forward_batch
 from handoccnet_lite.utils import resolve_device
 
 #: Metric columns in the order tables show them (mm, F-scores as fractions).
@@ -141,7 +142,6 @@ Predictor = Callable[[dict[str, Tensor]], tuple[Tensor, Tensor]]
 
 def model_predictor(model: nn.Module, inputs: str = "image") -> Predictor:
     """Predictor running a HandOccNet on images, or on cached features (inputs='features')."""
-    from handoccnet_lite.engine.trainer import forward_batch
 
     def predict(batch: dict[str, Tensor]) -> tuple[Tensor, Tensor]:
         out = forward_batch(model, batch, inputs)
@@ -246,7 +246,7 @@ def procrustes_mean(points: np.ndarray, iters: int = 10, tol: float = 1e-9) -> n
     pts = np.asarray(points, dtype=np.float64)
     if pts.ndim != 3 or pts.shape[-1] != 3 or len(pts) == 0:
         raise ValueError(f"points must be a non-empty (N, P, 3) array, got shape {pts.shape}.")
-    from handoccnet_lite.metrics import procrustes_align
+    from handoccnet_lite.alignment import procrustes_align
 
     x = torch.from_numpy(pts - pts.mean(1, keepdims=True))  # (N, P, 3) centred
     mean = x[0].clone()  # (P, 3)
@@ -264,7 +264,7 @@ def procrustes_mean(points: np.ndarray, iters: int = 10, tol: float = 1e-9) -> n
 def rigid_spread_mm(joints: np.ndarray) -> np.ndarray:
     """(N, J, 3) hands, metres -> (N,) mm: each hand's mean joint distance to the set's
     Procrustes mean after rigid alignment. 0 for every sample of a constant prediction."""
-    from handoccnet_lite.metrics import procrustes_align
+    from handoccnet_lite.alignment import procrustes_align
 
     x = torch.from_numpy(np.asarray(joints, dtype=np.float64))
     if len(x) < 2:
