@@ -239,8 +239,15 @@ def snapshot(plan: TeachPlan, state: dict[str, Any], row: dict[str, Any]) -> Pat
     shutil.copyfile(plan.run_dir / "log.csv", out / f"log_segment{seg}.csv")
     shutil.copyfile(plan.run_dir / "config.json", out / "config.json")
     _write_json(out / STATE_NAME, state)
-    _write_json(out / "plan.json", asdict(plan))
+    _write_json(out / "plan.json", {k: _repo_relative(v) for k, v in asdict(plan).items()})
     return out
+
+
+def _repo_relative(value: Any) -> Any:
+    """Paths inside the repository as repo-relative strings (committed files name no machine)."""
+    if isinstance(value, str) and value.startswith(str(REPO_ROOT) + "/"):
+        return value[len(str(REPO_ROOT)) + 1 :]
+    return value
 
 
 def append_curve(plan: TeachPlan, row: dict[str, Any]) -> None:
