@@ -90,3 +90,13 @@ def test_size_change_is_a_difference(tmp_path: Path) -> None:
     plt.close(fig)
     diff = reproduce.compare_png(tmp_path / "square.png", _draw(tmp_path / "c.png", 1.0))
     assert not diff.matches and diff.reason.startswith("size")
+
+
+def test_readme_shows_the_recorded_timings() -> None:
+    """The README's per-notebook table is the one `--timings-table` prints from the CSV."""
+    readme = (reproduce.REPO_ROOT / "README.md").read_text()
+    table = reproduce.timings_table(reproduce.read_timings(reproduce.TIMINGS_CSV))
+    assert table in readme, (
+        "README.md's notebook timings differ from results/notebook_timings.csv: paste the output "
+        "of `python -m handoccnet_lite.reproduce --timings-table results/notebook_timings.csv`."
+    )
