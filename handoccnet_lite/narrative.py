@@ -85,9 +85,10 @@ def versus_baseline(
     lower = metric not in HIGHER_IS_BETTER
     gain = (baseline - value) / baseline if lower else (value - baseline) / baseline
     verdict = "beats" if gain > 0 else "does NOT beat"
+    digits = 3 if metric in HIGHER_IS_BETTER else 2  # fractions need one more digit than mm
     return (
-        f"{what} {verdict} the {baseline_name} on {metric_name(metric)} ({value:.2f} vs "
-        f"{baseline:.2f}{_unit(metric)}, {gain:+.1%})."
+        f"{what} {verdict} the {baseline_name} on {metric_name(metric)} ({value:.{digits}f} vs "
+        f"{baseline:.{digits}f}{_unit(metric)}, {gain:+.1%})."
     )
 
 

@@ -115,7 +115,10 @@ def occlusion_table(
     categorical), `n_images`, `runs_per_image`, `mean`, `ci_low`, `ci_high` (NaN with 1 image).
     """
     by = [by] if isinstance(by, str) else list(by or [])
+    cols = [*by, "occlusion_bin", "n_images", "runs_per_image", "mean", "ci_low", "ci_high"]
     images = per_image_means(df, metric, by)
+    if images.empty:  # no image with a known occlusion (real datasets): nothing to bin
+        return pd.DataFrame(columns=cols)
     merged = merge_sparse_bins(images.drop_duplicates("index")["occlusion"], edges, min_images)
     labels = bin_labels(merged)
     binned = pd.cut(images["occlusion"], bins=list(merged), labels=labels, include_lowest=True)
@@ -126,7 +129,6 @@ def occlusion_table(
     table = table.rename(columns={"n": "n_images"}).drop(columns=["std", "ci_halfwidth"])
     table["occlusion_bin"] = pd.Categorical(table["occlusion_bin"], categories=labels, ordered=True)
     table = table[table["n_images"] > 0].sort_values([*by, "occlusion_bin"], kind="stable")
-    cols = [*by, "occlusion_bin", "n_images", "runs_per_image", "mean", "ci_low", "ci_high"]
     return table[cols].reset_index(drop=True)
 
 
@@ -139,7 +141,12 @@ def interval_note(table: pd.DataFrame, min_images: int = MIN_IMAGES_PER_BIN) -> 
 
 def draw_occlusion_table(table: pd.DataFrame, metric: str, hue: str | None, ax: Any) -> None:
     """Error bars of an `occlusion_table` on `ax`, one series per `hue` value, with the number
-    of images under each bin label."""
+    of images under each bin label (a note instead when no image has a known occlusion)."""
+    if table.empty:
+        ax.text(0.5, 0.5, "no image with a known occlusion fraction", ha="center",
+                transform=ax.transAxes)  # fmt: skip
+        ax.set_ylabel(metric_label(metric))
+        return
     labels = list(table["occlusion_bin"].cat.categories)
     groups = list(dict.fromkeys(table[hue])) if hue else [None]
     width = 0.5 / max(len(groups), 1)

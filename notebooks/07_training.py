@@ -40,7 +40,7 @@
 # `data_samples/checkpoints/lite_synthocc.pt` when it exists, and section 5 scores it here too.
 
 # %% tags=["parameters"]
-PROFILE = "quick"  # "quick": tiny preset, ~1 minute on 2 CPU cores; "full": lite preset
+PROFILE = "quick"  # "quick": tiny preset, about 50 CPU-seconds (see the README); "full": lite
 USE_BUNDLED = True  # also evaluate the bundled lite checkpoint when it exists
 RETRAIN = False  # False: a finished run in the run folder is loaded instead of trained again
 

@@ -48,7 +48,8 @@ def test_versus_baseline_direction_and_gain() -> None:
     text = narrative.versus_baseline("our row", 15.51, 21.53, "mean pose")
     assert text.startswith("our row beats the mean pose on PA-MPJPE") and "+28.0%" in text
     assert "does NOT beat" in narrative.versus_baseline("x", 30.0, 21.53, "mean pose")
-    assert "beats" in narrative.versus_baseline("x", 0.9, 0.8, "mean pose", "f15")  # higher wins
+    f15 = narrative.versus_baseline("x", 0.618, 0.607, "mean pose", "f15")  # higher wins
+    assert f15 == "x beats the mean pose on F@15 (0.618 vs 0.607, +1.8%)."
     assert "does NOT beat" in narrative.versus_baseline("x", 0.7, 0.8, "mean pose", "f15")
 
 

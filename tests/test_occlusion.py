@@ -89,3 +89,18 @@ def test_plot_labels_counts_and_legend_title() -> None:
 def test_missing_columns_are_named() -> None:
     with pytest.raises(KeyError, match="occlusion"):
         occlusion.occlusion_table(pd.DataFrame({"index": [0], "pa_mpjpe": [1.0]}))
+
+
+def test_unknown_occlusion_gives_an_empty_table_and_a_note() -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from handoccnet_lite.engine import evaluate as ev
+
+    df = pd.DataFrame({"index": [0, 1], "occlusion": [np.nan, np.nan], "pa_mpjpe": [1.0, 2.0]})
+    assert occlusion.occlusion_table(df).empty
+    fig = ev.plot_vs_occlusion(df)
+    assert "no image with a known occlusion" in fig.axes[0].texts[0].get_text()
+    plt.close(fig)
