@@ -1,0 +1,106 @@
+"""Sentences computed from numbers, for the notebooks' printed conclusions.
+
+A notebook that states a conclusion should print it from the numbers it just measured, so that
+the sentence stays true when the weights, the machine or the profile change. Each function takes
+plain numbers and returns one sentence; the unit tests feed them hand-made inputs.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+RATIO_TOL = 0.05  # ratios within 5% of 1 count as "about uniform"
+FLAT_EXPONENT, QUADRATIC_EXPONENT = 0.4, 1.5  # growth exponents that separate the three words
+
+
+def _finite(values: Sequence[float], what: str) -> list[float]:
+    out = [float(v) for v in values]
+    if not all(math.isfinite(v) for v in out):
+        raise ValueError(f"{what} must be finite numbers, got {out}.")
+    return out
+
+
+def ratio_verdict(ratios: Sequence[float], tol: float = RATIO_TOL) -> str:
+    """What per-image attention ratios (attention share on the visible hand / its token share;
+    1 = no preference) say about occluded queries, as the end of a sentence that starts
+    "occluded queries ...". "in every image" is said only when every ratio is on that side of 1.
+    """
+    r = _finite(ratios, "ratios")
+    if not 0.0 <= tol < 1.0:
+        raise ValueError(f"tol is a fraction in [0, 1), got {tol}.")
+    if not r:
+        return "cannot be measured: no image has both occluded and visible-hand tokens"
+    n, above, below = len(r), sum(v > 1 for v in r), sum(v < 1 for v in r)
+    mean, lo, hi = sum(r) / n, min(r), max(r)
+    stats = f"ratio mean {mean:.2f}, range {lo:.2f}-{hi:.2f} over {n} image(s)"
+    if all(abs(v - 1) <= tol for v in r):
+        return f"attend about uniformly (every ratio within {tol:.0%} of 1; {stats})"
+    if lo > 1 + tol:
+        return f"prefer the visible hand in every image (every ratio > {1 + tol:.2f}; {stats})"
+    if hi < 1 - tol:
+        return f"avoid the visible hand in every image (every ratio < {1 - tol:.2f}; {stats})"
+    if above == n:
+        return f"lean towards the visible hand in every image, some within {tol:.0%} of 1 ({stats})"
+    if below == n:
+        return (
+            f"lean away from the visible hand in every image, some within {tol:.0%} of 1 ({stats})"
+        )
+    side = "towards" if mean > 1 else "away from"
+    return (
+        f"lean {side} the visible hand on average, but not in every image ({above} of {n} "
+        f"above 1, {below} below; {stats})"
+    )
+
+
+def growth_exponent(n: Sequence[float], ms: Sequence[float]) -> float:
+    """Least-squares slope of log(ms) against log(n): time grows like n ** slope."""
+    x, y = _finite(n, "n"), _finite(ms, "ms")
+    if len(x) != len(y) or len(x) < 2 or len(set(x)) < 2:
+        raise ValueError(
+            f"need at least two different sizes with one time each, got n={x} and ms={y}."
+        )
+    if min(x) <= 0 or min(y) <= 0:
+        raise ValueError(f"sizes and times must be positive, got n={x} and ms={y}.")
+    lx, ly = [math.log(v) for v in x], [math.log(v) for v in y]
+    mx, my = sum(lx) / len(lx), sum(ly) / len(ly)
+    return sum((a - mx) * (b - my) for a, b in zip(lx, ly, strict=True)) / sum(
+        (a - mx) ** 2 for a in lx
+    )
+
+
+def growth_sentence(label: str, n: Sequence[float], ms: Sequence[float]) -> str:
+    """ "<label> goes from X ms at N = a to Y ms at N = b: <how it grows>" with the word chosen
+    from the measured exponent (flat below FLAT_EXPONENT, quadratic-like from
+    QUADRATIC_EXPONENT, in between about linear)."""
+    e = growth_exponent(n, ms)
+    if e < FLAT_EXPONENT:
+        how = "about flat over this range (fixed per-call costs dominate at these sizes)"
+    elif e < QUADRATIC_EXPONENT:
+        how = "growing about linearly with N"
+    else:
+        how = "growing about like N² or faster"
+    first, last = min(range(len(n)), key=lambda i: n[i]), max(range(len(n)), key=lambda i: n[i])
+    return (
+        f"{label} goes from {ms[first]:.3g} ms at N = {n[first]:g} to {ms[last]:.3g} ms at "
+        f"N = {n[last]:g} (time ~ N^{e:.2f}): {how}"
+    )
+
+
+def faster_sentence(
+    fast_label: str, slow_label: str, n: Sequence[float], fast: Sequence[float],
+    slow: Sequence[float],
+) -> str:  # fmt: skip
+    """Whether `fast` beats `slow` at every size of the table, and by how much at the largest."""
+    f, s = _finite(fast, "fast"), _finite(slow, "slow")
+    if not len(f) == len(s) == len(n) or not n:
+        raise ValueError(
+            f"n, fast and slow need one entry per size, got {len(n)}, {len(f)}, {len(s)}."
+        )
+    wins = [a < b for a, b in zip(f, s, strict=True)]
+    last = max(range(len(n)), key=lambda i: n[i])
+    where = "at every N in the table" if all(wins) else f"at {sum(wins)} of {len(n)} sizes"
+    return (
+        f"{fast_label} is faster than {slow_label} {where}; at N = {n[last]:g} it takes "
+        f"{f[last] / s[last]:.2g}x the time"
+    )
