@@ -148,23 +148,30 @@ class AttentionExplorer:
             self._cache = (key, (item, out))
         return self._cache[1]
 
-    def compute(self) -> dict[str, Any]:
-        """Everything one redraw shows, as arrays, plus the figure's PNG bytes."""
+    def figure(self) -> Any:
+        """The matplotlib figure of the controls' current values (for saving; `compute` shows
+        it as PNG)."""
         c = self.controls
-        t0, c0 = time.perf_counter(), time.process_time()
         item, out = self.forward()
-        t1 = time.perf_counter()
         q = token_index(c["row"].value, c["col"].value, self.grid)
-        fig = explorer_figure(
+        return explorer_figure(
             out["maps"], item["image"], q, c["head"].value, c["block"].value,
             scale=c["scale"].value, occlusion=item["hidden_px"], visible=item["visible_px"],
             occluder=item["occluder_px"] if item["occluder_px"].any() else None,
             spatial_gate=out["gate"][0, 0], joints_img=out["joints_img"][0], suptitle=self.weights,
         )  # fmt: skip
-        png = figure_png(fig, dpi=EXPLORER_DPI, tight=False)
+
+    def compute(self) -> dict[str, Any]:
+        """Everything one redraw shows, as arrays, plus the figure's PNG bytes and timings
+        (wall seconds, and CPU seconds of this process: the cost without other load)."""
+        t0, c0 = time.perf_counter(), time.process_time()
+        item, out = self.forward()
+        t1 = time.perf_counter()
+        png = figure_png(self.figure(), dpi=EXPLORER_DPI, tight=False)
         t2, c2 = time.perf_counter(), time.process_time()
         self.timings.append({"scene_and_model_s": t1 - t0, "draw_s": t2 - t1, "total_s": t2 - t0,
                              "cpu_s": c2 - c0})  # fmt: skip
+        q = token_index(self.controls["row"].value, self.controls["col"].value, self.grid)
         return {"item": item, "out": out, "query": q, "png": png, "seconds": t2 - t0}
 
     def redraw(self, *_: Any) -> None:
