@@ -131,6 +131,7 @@ def token_masks(idx: int) -> dict[str, np.ndarray]:
     return {
         "hidden_px": hidden,
         "hidden": viz.mask_to_grid(hidden, G),  # (G, G)
+        "visible_px": np.clip(hand - hidden, 0, 1),  # (S, S)
         "visible": viz.mask_to_grid(np.clip(hand - hidden, 0, 1), G),  # (G, G)
     }
 
@@ -251,6 +252,7 @@ fig = viz.explorer_figure(
     block=0,
     sample=SAMPLE0,
     occlusion=masks[SAMPLE0]["hidden_px"],
+    visible=masks[SAMPLE0]["visible_px"],
     spatial_gate=out["gate"][SAMPLE0, 0],
     joints_img=out["joints_img"][SAMPLE0],
     suptitle=f"weights: {WEIGHTS}",
@@ -352,7 +354,8 @@ stats = attention_stats(
     model, data, max_batches=4 if PROFILE == "quick" else None, batch_size=8, progress=False
 )
 print(summarize_attention_stats(stats))
-print(f"weights: {WEIGHTS}")
+print(f"\nWhat these numbers mean ({WEIGHTS}):")
+print("\n".join(viz.attention_stats_sentences(stats)))
 
 # %% [markdown]
 # Read these tables before the pictures: one image can show anything, the ratio over many

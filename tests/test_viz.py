@@ -357,3 +357,22 @@ def test_explorer_controls_change_the_pictures(synthocc) -> None:
     c["scale"].value = "own"  # redraw only, no new forward pass
     assert ex.plot.value != png2 and len(ex.timings) == runs + 1
     assert all(t["total_s"] > 0 for t in ex.timings)
+
+
+def test_attention_stats_sentences_compare_with_the_background_control() -> None:
+    import pandas as pd
+
+    rows = [
+        ("gate_auc", "gate", 0, "mean", 0.88, 100),
+        ("visible_attention_ratio", "fit", 0, "mean", 2.0, 10),
+        ("visible_attention_ratio_background", "fit", 0, "mean", 1.7, 90),
+        ("visible_attention_ratio", "fit", 1, "mean", 0.95, 10),
+        ("visible_attention_ratio_background", "fit", 1, "mean", 0.94, 90),
+        ("gate_unsaturated_hand", "fit", 0, "mean", 0.01, 50),
+    ]
+    df = pd.DataFrame(rows, columns=["measure", "module", "block", "head", "value", "n"])
+    text = viz.attention_stats_sentences(df)
+    assert "tells visible-hand cells from the rest well (AUC 0.88" in text[0]
+    assert "block 0" in text[1] and "targeted look" in text[1]
+    assert "block 1" in text[2] and "nothing specific" in text[2]
+    assert "on/off switch" in text[3]

@@ -9,7 +9,13 @@ when a function needs them.
 
 from __future__ import annotations
 
-from .captions import faster_sentence, growth_exponent, growth_sentence, ratio_verdict
+from .captions import (
+    attention_stats_sentences,
+    faster_sentence,
+    growth_exponent,
+    growth_sentence,
+    ratio_verdict,
+)
 from .draw import (
     as_image,
     attention_overlay,
@@ -44,7 +50,8 @@ from .occlude import OCCLUDER_SHAPES, OccludableSample, OccluderSpec
 __all__ = [
     "MAP_KINDS", "MASK_KEYS", "OCCLUDER_SHAPES", "SCALES", "AttentionExplorer",
     "OccludableSample", "OccluderSpec", "View", "as_image", "attention_explorer",
-    "attention_overlay", "attention_row", "crop_mask", "draw_skeleton", "explorer_figure",
+    "attention_overlay", "attention_row", "attention_stats_sentences", "crop_mask",
+    "draw_skeleton", "explorer_figure",
     "explorer_views", "faster_sentence", "figure_png", "fit_views", "growth_exponent",
     "growth_sentence", "heads_blocks_figure", "image_panel", "map_shape", "mark_query",
     "mask_to_grid", "occluded_tokens", "overlay_rgba", "pick_occluded", "ratio_verdict",

@@ -104,3 +104,49 @@ def faster_sentence(
         f"{fast_label} is faster than {slow_label} {where}; at N = {n[last]:g} it takes "
         f"{f[last] / s[last]:.2g}x the time"
     )
+
+
+def _value(df, measure: str, module: str, block: int | None = None) -> float | None:
+    """The head-mean value of one measure row of an attention_stats frame, or None."""
+    sel = (df["measure"] == measure) & (df["module"] == module)
+    if block is not None:
+        sel &= (df["block"] == block) & (df["head"] == "mean")
+    rows = df[sel]
+    return None if rows.empty else float(rows["value"].iloc[0])
+
+
+def attention_stats_sentences(df) -> list[str]:
+    """What `evaluation.attention_stats`' numbers mean, one sentence per finding: the spatial
+    gate's AUC (chance 0.5), each FIT block's occluded-query ratio against the background
+    control (a targeted look at the visible hand only when it is larger), and how many gate
+    values are not saturated."""
+    out = []
+    auc = _value(df, "gate_auc", "gate")
+    if auc is not None:
+        word = "well" if auc >= 0.8 else "somewhat" if auc > 0.6 else "hardly"
+        out.append(f"The spatial gate s tells visible-hand cells from the rest {word} "
+                   f"(AUC {auc:.2f}; 0.5 is chance, 1 perfect).")  # fmt: skip
+    ratio = df[df["measure"] == "visible_attention_ratio"]
+    for module, block in sorted({(m, int(b)) for m, b in zip(ratio["module"], ratio["block"],
+                                                             strict=True)}):  # fmt: skip
+        occ = _value(df, "visible_attention_ratio", module, block)
+        bg = _value(df, "visible_attention_ratio_background", module, block)
+        if occ is None or bg is None:
+            continue
+        if occ > bg * (1 + RATIO_TOL):
+            verdict = "more than the background queries do: a targeted look at the visible hand"
+        elif occ < bg * (1 - RATIO_TOL):
+            verdict = "less than the background queries do"
+        else:
+            verdict = "about as much as the background queries: nothing specific to the occlusion"
+        out.append(
+            f"{module.upper()} block {block}: occluded-hand queries put {occ:.2f}x a uniform "
+            f"share on the visible hand, background queries {bg:.2f}x; {verdict}."
+        )
+    free = df[(df["measure"] == "gate_unsaturated_hand") & (df["head"] == "mean")]
+    if not free.empty:
+        share = float(free["value"].mean())
+        state = "saturated: it acts as an on/off switch" if share < 0.1 else "mostly graded"
+        out.append(f"{share:.0%} of FIT's gate values at hand queries lie inside the band, so the "
+                   f"gate is {state}.")  # fmt: skip
+    return out
