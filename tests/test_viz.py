@@ -291,8 +291,14 @@ def test_growth_sentence_words_follow_the_measured_exponent() -> None:
     n = [64, 256, 1024]
     assert viz.growth_exponent(n, [1.0, 4.0, 16.0]) == pytest.approx(1.0)
     assert "about flat" in viz.growth_sentence("gate O(N)", n, [0.05, 0.05, 0.06])
+    assert "slower than N" in viz.growth_sentence("gate O(N)", n, [0.18, 0.35, 0.7])
     assert "linearly" in viz.growth_sentence("gate O(N)", n, [0.05, 0.2, 0.8])
-    assert "N² or faster" in viz.growth_sentence("gate explicit", n, [0.1, 1.6, 25.6])
+    assert "like N² or faster" in viz.growth_sentence("gate explicit", n, [0.1, 1.6, 25.6])
+    import pandas as pd  # the notebook passes DataFrame columns
+
+    table = pd.DataFrame({"N": n, "a": [1.0, 1.0, 1.0], "b": [2.0, 2.0, 4.0]})
+    assert "N = 1024" in viz.growth_sentence("a", table["N"], table["a"])
+    assert "every N" in viz.faster_sentence("a", "b", table["N"], table["a"], table["b"])
     assert "N = 1024" in viz.growth_sentence("x", n, [1, 2, 3])
     with pytest.raises(ValueError, match="two different sizes"):
         viz.growth_exponent([64], [1.0])

@@ -11,7 +11,14 @@ import math
 from collections.abc import Sequence
 
 RATIO_TOL = 0.05  # ratios within 5% of 1 count as "about uniform"
-FLAT_EXPONENT, QUADRATIC_EXPONENT = 0.4, 1.5  # growth exponents that separate the three words
+# growth exponent e (time ~ N^e) -> words; the first bound above e picks the phrase
+GROWTH_WORDS: tuple[tuple[float, str], ...] = (
+    (0.3, "about flat over this range (fixed per-call costs dominate at these sizes)"),
+    (0.8, "growing, but slower than N (fixed per-call costs still weigh)"),
+    (1.4, "growing about linearly with N"),
+    (1.8, "growing faster than N, slower than N²"),
+    (math.inf, "growing about like N² or faster"),
+)
 
 
 def _finite(values: Sequence[float], what: str) -> list[float]:
@@ -70,20 +77,15 @@ def growth_exponent(n: Sequence[float], ms: Sequence[float]) -> float:
 
 
 def growth_sentence(label: str, n: Sequence[float], ms: Sequence[float]) -> str:
-    """ "<label> goes from X ms at N = a to Y ms at N = b: <how it grows>" with the word chosen
-    from the measured exponent (flat below FLAT_EXPONENT, quadratic-like from
-    QUADRATIC_EXPONENT, in between about linear)."""
-    e = growth_exponent(n, ms)
-    if e < FLAT_EXPONENT:
-        how = "about flat over this range (fixed per-call costs dominate at these sizes)"
-    elif e < QUADRATIC_EXPONENT:
-        how = "growing about linearly with N"
-    else:
-        how = "growing about like N² or faster"
-    first, last = min(range(len(n)), key=lambda i: n[i]), max(range(len(n)), key=lambda i: n[i])
+    """ "<label> goes from X ms at N = a to Y ms at N = b (time ~ N^e): <how it grows>", the words
+    chosen from the measured exponent e by `GROWTH_WORDS`."""
+    x, y = _finite(n, "n"), _finite(ms, "ms")
+    e = growth_exponent(x, y)
+    how = next(words for bound, words in GROWTH_WORDS if e < bound)
+    first, last = x.index(min(x)), x.index(max(x))
     return (
-        f"{label} goes from {ms[first]:.3g} ms at N = {n[first]:g} to {ms[last]:.3g} ms at "
-        f"N = {n[last]:g} (time ~ N^{e:.2f}): {how}"
+        f"{label} goes from {y[first]:.3g} ms at N = {x[first]:g} to {y[last]:.3g} ms at "
+        f"N = {x[last]:g} (time ~ N^{e:.2f}): {how}"
     )
 
 
@@ -92,7 +94,7 @@ def faster_sentence(
     slow: Sequence[float],
 ) -> str:  # fmt: skip
     """Whether `fast` beats `slow` at every size of the table, and by how much at the largest."""
-    f, s = _finite(fast, "fast"), _finite(slow, "slow")
+    f, s, n = _finite(fast, "fast"), _finite(slow, "slow"), _finite(n, "n")
     if not len(f) == len(s) == len(n) or not n:
         raise ValueError(
             f"n, fast and slow need one entry per size, got {len(n)}, {len(f)}, {len(s)}."
