@@ -639,7 +639,7 @@ panels = [
     (C_sig[0, :, 0].reshape(G, G).cpu(), "C_sig at every query", colors.Normalize(0, 1), "viridis"),
     (row_c, f"C row = g_i * C_soft, g_i = {C_sig[0, qi, 0]:.2f}", shared, "RdBu_r"),
 ]
-fig, axes = plt.subplots(1, 3, figsize=(13, 4.2))
+fig, axes = plt.subplots(1, 3, figsize=(14, 4.2), gridspec_kw={"wspace": 0.45})
 for ax, (img, title, norm, cmap) in zip(axes, panels, strict=True):
     im = ax.imshow(img.numpy(), cmap=cmap, norm=norm)
     ax.plot(qc, qr, "o", color="black", ms=6)
