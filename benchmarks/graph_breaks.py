@@ -29,7 +29,8 @@ def _describe(brk: Any) -> str:
     where = ""
     for frame in reversed(brk.user_stack or []):
         if "handoccnet_lite" in frame.filename or "smplx" in frame.filename:
-            where = f" ({frame.filename.split('site-packages/')[-1].split('wt-')[-1]}:{frame.lineno})"
+            name = frame.filename.split("site-packages/")[-1].split("handoccnet_lite/")[-1]
+            where = f" ({name}:{frame.lineno})"
             break
     return str(brk.reason).splitlines()[0][:100] + where
 
