@@ -42,7 +42,13 @@ from torch.utils.data import DataLoader, Dataset
 from handoccnet_lite.config import ModelConfig
 from handoccnet_lite.engine import checkpoint as ckpt
 from handoccnet_lite.engine import evaluate as ev
-from handoccnet_lite.engine.profiles import BASELINE_VARIANT, VARIANTS, DataSpec, Profile
+from handoccnet_lite.engine.profiles import (
+    BASELINE_VARIANT,
+    VARIANTS,
+    DataSpec,
+    Profile,
+    render_size,
+)
 from handoccnet_lite.utils import atomic_torch_save, atomic_write_bytes, resolve_device
 
 METRICS_NAME = "metrics.json"
@@ -103,13 +109,20 @@ def extract_pregate(model: nn.Module, image: Tensor) -> Tensor:
 def forward_from_features(model: nn.Module, feat: Tensor) -> dict[str, Tensor]:
     """Gate, FIT, SET and regressor on the pre-gate feature F (B, C, G, G): HandOccNet's output
     dict without `maps`."""
-    if isinstance(model, FeatureHead) or _is_wrapped_head(model):
-        return model(feat)
+    if _wraps_feature_head(model):
+        return model(feat)  # through every wrapper: DDP, torch.compile
     return ckpt.unwrap(model).forward_features(feat)
 
 
-def _is_wrapped_head(model: nn.Module) -> bool:
-    return isinstance(getattr(model, "module", None), FeatureHead)
+def _wraps_feature_head(model: nn.Module | None) -> bool:
+    """model is a FeatureHead, or DDP / torch.compile wrappers (in any nesting) around one.
+    (A compiled module forwards attribute reads to the module it wraps, so `.module` of a
+    compiled FeatureHead is the HandOccNet inside: follow the registered submodules instead.)"""
+    while model is not None:
+        if isinstance(model, FeatureHead):
+            return True
+        model = model._modules.get("_orig_mod") or model._modules.get("module")
+    return False
 
 
 def backbone_prefixes(model: nn.Module) -> tuple[str, ...]:
@@ -277,6 +290,7 @@ class Ablation:
     # A finished run never resumes: its checkpoint.pt (weights + optimizer state, ~22 MB for a
     # lite head) is deleted once metrics.json is written; model.pt keeps the weights.
     keep_checkpoints: bool = False
+    compile: bool | None = None  # torch.compile every run (None: the profile's `compile`)
 
     def __post_init__(self) -> None:
         self.out_dir = Path(self.out_dir)
@@ -299,6 +313,7 @@ class Ablation:
 
         over = self.profile.head_train if head else self.profile.train
         over = {"threads": self.profile.threads} | over  # a stage may set its own threads
+        over = {"compile": self.profile.compile if self.compile is None else self.compile} | over
         return TrainConfig(
             model=model_cfg,
             data_root=self.profile.data.root,
@@ -421,8 +436,22 @@ class Ablation:
                 else:
                     for i, (variant, seed, run_dir) in enumerate(pending, 1):
                         self.log(f"[{i}/{len(pending)}] {variant} seed {seed} -> {run_dir}")
-                        self.run_one(variant, seed, run_dir, train_set, test_set)
+                        self.run_isolated(variant, seed, run_dir, train_set, test_set)
         return collect(self.out_dir, self.profile)
+
+    def run_isolated(
+        self, variant: str, seed: int, run_dir: Path, train_set: Dataset, test_set: Dataset
+    ) -> dict[str, Any] | None:
+        """`run_one`, but a failure (e.g. a non-finite loss) is recorded in the run folder's
+        failed.json and logged, and the grid goes on; returns the metrics or None."""
+        try:
+            return self.run_one(variant, seed, run_dir, train_set, test_set)
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except Exception as err:  # noqa: BLE001 - recorded with its reason, see failed_runs
+            record_failure(run_dir, variant, seed, err)
+            self.log(f"FAILED {variant} seed {seed}: {type(err).__name__}: {err}")
+            return None
 
     def _run_parallel(self, pending: list[tuple[str, int, Path]]) -> None:
         """Head runs in `profile.parallel_runs` spawned processes (each `profile.threads`
@@ -431,7 +460,10 @@ class Ablation:
         from concurrent.futures import ProcessPoolExecutor, as_completed
 
         ctx = mp.get_context("spawn")  # no fork after torch's thread pools started
-        args = (self.profile, str(self.out_dir), self.device, self.keep_checkpoints)
+        profile = self.profile
+        if self.compile is not None:  # the workers build their Ablation from the profile
+            profile = dataclasses.replace(profile, compile=self.compile)
+        args = (profile, str(self.out_dir), self.device, self.keep_checkpoints)
         with ProcessPoolExecutor(self.profile.parallel_runs, mp_context=ctx) as pool:
             futures = {
                 pool.submit(_parallel_run, *args, variant, seed): (variant, seed)
@@ -439,7 +471,13 @@ class Ablation:
             }
             for i, fut in enumerate(as_completed(futures), 1):
                 variant, seed = futures[fut]
-                m = fut.result()  # re-raises a failed run's error
+                try:
+                    m = fut.result()  # re-raises a failed run's error
+                except Exception as err:  # noqa: BLE001 - recorded, the other runs go on
+                    run_dir = self.out_dir / variant / f"seed{seed}"
+                    record_failure(run_dir, variant, seed, err)
+                    self.log(f"[{i}/{len(pending)}] FAILED {variant} seed {seed}: {err}")
+                    continue
                 self.log(
                     f"[{i}/{len(pending)}] done {variant} seed {seed}: PA-MPJPE "
                     f"{m['pa_mpjpe']:.2f} mm in {m['seconds']:.0f} s"
@@ -515,6 +553,7 @@ class Ablation:
             cfg = cfg.replace(init_from=str(self.out_dir / "backbone" / ckpt.MODEL_NAME))
         else:
             train_set = self.datasets(seed)[0]  # augmentation seeded per run
+        (run_dir / FAILED_NAME).unlink(missing_ok=True)  # a retry: the old failure is history
         start = time.perf_counter()
         per_sample = _train_and_eval(
             cfg, run_dir, train_set, test_set, self.profile.eval_batch, self.progress
@@ -606,7 +645,7 @@ def ensure_data(profile: Profile, progress: bool = True) -> None:
             n,
             seed=spec.seed,
             split=split,
-            resolution=spec.image_size or 128,
+            resolution=render_size(profile),
             progress=progress,
         )
 
@@ -614,6 +653,27 @@ def ensure_data(profile: Profile, progress: bool = True) -> None:
 # --------------------------------------------------------------------------------------------
 # results
 # --------------------------------------------------------------------------------------------
+FAILED_NAME = "failed.json"
+
+
+def record_failure(run_dir: Path, variant: str, seed: int, err: BaseException) -> None:
+    """Write run_dir/failed.json: the run, the error and its message. Rerunning the grid retries
+    the run (from its last checkpoint when one was written)."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    reason = f"{type(err).__name__}: {err}"
+    _write_json(run_dir / FAILED_NAME, {"variant": variant, "seed": seed, "reason": reason})
+
+
+def failed_runs(out_dir: Path) -> pd.DataFrame:
+    """One row (variant, seed, reason) per run whose last attempt failed and that is not done."""
+    rows = [
+        json.loads(p.read_text())
+        for p in sorted(out_dir.glob(f"*/seed*/{FAILED_NAME}"))
+        if not run_done(p.parent)
+    ]
+    return pd.DataFrame(rows, columns=["variant", "seed", "reason"])
+
+
 def collect(out_dir: str | Path, profile: Profile | None = None) -> pd.DataFrame:
     """Gather every finished run into runs.csv, per_sample.csv, summary.csv, paired.csv,
     report.md (+ parquet when pyarrow is installed); returns the runs table."""
@@ -624,8 +684,14 @@ def collect(out_dir: str | Path, profile: Profile | None = None) -> pd.DataFrame
         rows.append(m)
         ps = pd.read_csv(metrics_path.parent / "per_sample.csv")
         samples.append(ps.assign(variant=m["variant"], seed=m["seed"]))
+    failed = failed_runs(out_dir)
+    failed.to_csv(out_dir / "failed_runs.csv", index=False)
     if not rows:
-        raise FileNotFoundError(f"No finished runs (*/seed*/{METRICS_NAME}) under {out_dir}.")
+        reasons = "; ".join(f"{r.variant} seed {r.seed}: {r.reason}" for r in failed.itertuples())
+        raise FileNotFoundError(
+            f"No finished runs (*/seed*/{METRICS_NAME}) under {out_dir}."
+            + (f" Failed runs: {reasons}" if reasons else "")
+        )
     runs = pd.DataFrame(rows)
     per_sample = pd.concat(samples, ignore_index=True)
     summary = summary_long(runs)
@@ -764,6 +830,14 @@ def write_report(
             f"{spread.pop('_gt'):.2f} mm): "
             + ", ".join(f"{v} {x:.2f}" for v, x in spread.items())
             + ".",
+            "",
+        ]
+    failed = failed_runs(out_dir)
+    if not failed.empty:
+        lines += [
+            f"## Failed runs ({len(failed)}; not in the tables below, retried on the next run)",
+            "",
+            _markdown(failed),
             "",
         ]
     lines += ["## Mean over seeds with 95% t-interval", "", _markdown(summary), ""]
