@@ -128,3 +128,17 @@ def test_regressor_rotations_are_float32_under_bf16_autocast() -> None:
     eye = torch.eye(3).expand_as(out["rotmats"])
     orth = out["rotmats"] @ out["rotmats"].transpose(-1, -2)  # (B, 16, 3, 3)
     assert (orth - eye).abs().max() < 1e-5  # bf16 Gram-Schmidt is off by ~1e-2
+
+
+# ----------------------------------------------------------------- loader
+def test_loader_pins_memory_when_training_on_cuda(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Batches were never page-locked, so the non_blocking copies to the GPU were synchronous."""
+    from handoccnet_lite.engine import ddp, trainer
+
+    data = [{"x": torch.zeros(2)} for _ in range(8)]
+    sampler = trainer.EpochSampler(8, 4, 0, ddp.World())
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    auto = trainer.TrainConfig(batch_size=4, device="auto")
+    assert trainer.make_loader(data, sampler, auto, 0, 0).pin_memory
+    cpu = auto.replace(device="cpu")
+    assert not trainer.make_loader(data, sampler, cpu, 0, 0).pin_memory
