@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,7 @@ def smoke_module():
         "gpu_smoke", REPO_ROOT / "benchmarks" / "gpu_smoke.py"
     )
     module = importlib.util.module_from_spec(spec)
+    sys.modules["gpu_smoke"] = module  # its dataclasses look their module up there
     spec.loader.exec_module(module)
     return module
 
