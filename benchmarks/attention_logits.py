@@ -50,7 +50,7 @@ def measure(preset_name: str, steps: int, feature_norm: str, batch: int) -> list
     """Per step, per block max |logit| of one bf16 CPU run of the gpu recipe."""
     from handoccnet_lite.config import preset
     from handoccnet_lite.engine import trainer
-    from handoccnet_lite.engine.ablation import apply_overrides
+    from handoccnet_lite.engine.overrides import apply_overrides
     from handoccnet_lite.engine.profiles import get_profile
     from handoccnet_lite.model import fit
     from handoccnet_lite.model import set as set_module

@@ -193,7 +193,7 @@ def check_bf16_parity(opts: Options) -> str:
 def check_paper_throughput(opts: Options) -> str:
     """Paper-preset bf16 training images/s (median over the steps after 2 of warm-up) and peak
     memory (--quick: the tiny preset, to test the plumbing)."""
-    from handoccnet_lite.engine.trainer import read_log
+    from handoccnet_lite.engine.run_log import read_log
 
     if opts.device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(opts.device)
