@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import csv
-import os
-import tempfile
+import io
 from collections.abc import Sequence
 from dataclasses import astuple, dataclass, fields
 from pathlib import Path
 
+from ..utils import atomic_write_bytes
 from .course import AssignmentError
 
 TOTAL = "total"  # grade_id of the per-(student, assignment) total rows in the grade table
@@ -57,18 +57,11 @@ def write_grade_table(rows: Sequence[GradeRow], path: Path) -> Path:
     table or the new one, never a half-written file."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", newline="") as fh:
-            writer = csv.writer(fh)
-            writer.writerow(HEADER)
-            writer.writerows(astuple(r) for r in rows)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    text = io.StringIO(newline="")
+    writer = csv.writer(text)
+    writer.writerow(HEADER)
+    writer.writerows(astuple(r) for r in rows)
+    atomic_write_bytes(path, text.getvalue().encode())
     return path
 
 
