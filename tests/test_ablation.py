@@ -46,7 +46,7 @@ def test_apply_overrides_and_variants() -> None:
         apply_overrides(base, {"fit.nope": 1})
     with pytest.raises(ValueError, match="Unknown variant"):
         variant_config(base, "no_gate")
-    assert set(PROFILES) == {"quick", "cpu", "gpu"}
+    assert set(PROFILES) == {"quick", "cpu", "gpu", "gpu_gate"}
     # input_size resizes: the token grid and both transformers follow; the depth goes first
     small = apply_overrides(preset("lite"), {"hourglass_depth": 3, "input_size": 64})
     assert (small.input_size, small.grid, small.fit.grid, small.set.grid) == (64, 8, 8, 8)

@@ -117,3 +117,73 @@ def test_gpu_profile_generates_256_px_frames(tmp_path: Path, monkeypatch) -> Non
     prof = dataclasses.replace(gpu, data=dataclasses.replace(gpu.data, root=str(tmp_path)))
     profile_data.ensure_data(prof, progress=False)
     assert [c["resolution"] for c in calls] == [256, 256]
+
+
+# ----------------------------------------------------------------- gpu_gate and ImageNet weights
+@pytest.fixture
+def hub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty torch.hub folder and no $HANDOCCNET_IMAGENET: no ImageNet weights anywhere."""
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
+    monkeypatch.delenv("HANDOCCNET_IMAGENET", raising=False)
+    (tmp_path / "hub" / "checkpoints").mkdir(parents=True)
+    return tmp_path / "hub" / "checkpoints"
+
+
+def test_find_imagenet_weights_looks_in_env_then_hub_and_never_downloads(
+    hub: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from handoccnet_lite.model.backbone import find_imagenet_weights
+
+    monkeypatch.setattr(torch.hub, "load_state_dict_from_url", None)  # a download would fail
+    assert find_imagenet_weights("resnet50") is None
+    (hub / "resnet50-0676ba61.pth").write_bytes(b"")
+    assert find_imagenet_weights("resnet50") == hub / "resnet50-0676ba61.pth"
+    assert find_imagenet_weights("resnet18") is None  # another backbone's file does not count
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "resnet50-19c8e357.pth").write_bytes(b"")
+    monkeypatch.setenv("HANDOCCNET_IMAGENET", str(mine))  # the folder of $HANDOCCNET_IMAGENET
+    assert find_imagenet_weights("resnet50") == mine / "resnet50-19c8e357.pth"
+    monkeypatch.setenv("HANDOCCNET_IMAGENET", str(mine / "resnet50-19c8e357.pth"))  # or the file
+    assert find_imagenet_weights("resnet50") == mine / "resnet50-19c8e357.pth"
+    monkeypatch.setenv("HANDOCCNET_IMAGENET", str(tmp_path / "missing"))
+    with pytest.raises(FileNotFoundError, match="HANDOCCNET_IMAGENET"):
+        find_imagenet_weights("resnet50")
+    with pytest.raises(ValueError, match="No ImageNet file name is known"):
+        find_imagenet_weights("vgg16")
+
+
+def test_gpu_gate_profile_starts_from_imagenet_only_when_found(hub: Path) -> None:
+    from handoccnet_lite.engine.profiles import imagenet_start_status
+
+    gate = get_profile("gpu_gate")
+    assert gate.protocol == "full" and gate.preset == "paper" and gate.imagenet_start
+    assert gate.variants == ("official", "fit_softmax") and gate.seeds == (0, 1, 2)
+    assert gate.train["epochs"] == 10 and gate.data == get_profile("gpu").data
+    assert "6 runs" in gate.cost and "estimate" in gate.cost
+    assert profile_model_config(gate).pretrained_backbone is None
+    assert "random initialisation" in (imagenet_start_status(gate) or "")
+    (hub / "resnet50-19c8e357.pth").write_bytes(b"")
+    assert profile_model_config(gate).pretrained_backbone == str(hub / "resnet50-19c8e357.pth")
+    assert str(hub) in (imagenet_start_status(gate) or "")
+    gpu = get_profile("gpu")  # a profile that does not ask keeps random initialisation
+    assert profile_model_config(gpu).pretrained_backbone is None
+    assert imagenet_start_status(gpu) is None
+
+
+def test_ablation_runner_says_where_the_backbone_starts(
+    hub: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    logs: list[str] = []
+    abl = ablation.Ablation(
+        get_profile("gpu_gate"), tmp_path / "abl", device="cpu", log=logs.append
+    )
+
+    def stop() -> None:
+        raise RuntimeError("stopped before any data or training")
+
+    monkeypatch.setattr(abl, "_prepare_sets", stop)
+    with pytest.raises(RuntimeError, match="stopped"):
+        abl.run()
+    assert any("6 runs to do" in line for line in logs)
+    assert sum("random initialisation" in line for line in logs) == 1

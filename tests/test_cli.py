@@ -170,3 +170,23 @@ def test_ablate_list_shows_status(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert main(["ablate", "--profile", "quick", "--out", str(tmp_path), "--list"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 12 and lines[0].startswith("done") and lines[1].startswith("todo")
+
+
+def test_ablate_knows_every_profile(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import torch
+
+    from handoccnet_lite.cli.common import PROFILES as CLI_PROFILES
+    from handoccnet_lite.engine.profiles import PROFILES
+
+    assert CLI_PROFILES == tuple(PROFILES)
+    with pytest.raises(SystemExit):
+        main(["ablate", "--help"])
+    assert "gpu_gate" in capsys.readouterr().out
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
+    monkeypatch.delenv("HANDOCCNET_IMAGENET", raising=False)
+    assert main(["ablate", "--profile", "gpu_gate", "--out", str(tmp_path), "--list"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert "random initialisation" in lines[0] and len(lines) == 1 + 2 * 3
+    assert {line.split()[1] for line in lines[1:]} == {"official", "fit_softmax"}

@@ -86,6 +86,15 @@ def test_epoch_sampler_is_seeded_sharded_and_resumable() -> None:
         EpochSampler(5, 3, 0, w0)
 
 
+def _passes(loader, sampler: EpochSampler, epochs: range) -> list[dict[str, torch.Tensor]]:
+    """Every batch of the given epochs, one pass of the same loader per epoch."""
+    batches = []
+    for epoch in epochs:
+        sampler.set_epoch(epoch)
+        batches += list(loader)
+    return batches
+
+
 def test_seeded_augmentation_independent_of_workers() -> None:
     from handoccnet_lite.data.dataset import SynthOccDataset
 
@@ -93,11 +102,61 @@ def test_seeded_augmentation_independent_of_workers() -> None:
     data = SeededSamples(torch.utils.data.Subset(base, range(8)), seed=11)
     cfg = tiny_cfg(batch_size=4)
     sampler = EpochSampler(8, 4, 11, ddp.World())
-    b0 = [b["image"] for b in make_loader(data, sampler, cfg, epoch=0, skip=0)]
-    b2 = [b["image"] for b in make_loader(data, sampler, cfg.replace(num_workers=2), 0, 0)]
+    b0 = [b["image"] for b in _passes(make_loader(data, sampler, cfg), sampler, range(1))]
+    loader2 = make_loader(data, sampler, cfg.replace(num_workers=2))
+    b2 = [b["image"] for b in _passes(loader2, sampler, range(1))]
     assert all(torch.equal(x, y) for x, y in zip(b0, b2, strict=True))
-    e1 = [b["image"] for b in make_loader(data, sampler, cfg, epoch=1, skip=0)]
+    e1 = [b["image"] for b in _passes(make_loader(data, sampler, cfg), sampler, range(1, 2))]
     assert not torch.equal(torch.cat(b0), torch.cat(e1))  # new epoch: new order / augmentation
+
+
+def test_persistent_workers_see_every_epoch_like_the_main_process() -> None:
+    """One loader, two epochs: 2 persistent workers serve the same items as no workers.
+
+    The workers copied the dataset at epoch 0; the epoch must reach them with each index (an
+    epoch set on the main process's dataset would leave them augmenting epoch 0 again).
+    """
+    from handoccnet_lite.data.dataset import SynthOccDataset
+
+    base = SynthOccDataset(SAMPLES, "train", 64, augment=True, seed=11)
+    data = SeededSamples(torch.utils.data.Subset(base, range(8)), seed=11)
+    cfg = tiny_cfg(batch_size=4)
+    sampler = EpochSampler(8, 4, 11, ddp.World())
+    main = _passes(make_loader(data, sampler, cfg), sampler, range(2))
+    loader = make_loader(data, sampler, cfg.replace(num_workers=2))
+    assert loader.persistent_workers
+    workers = _passes(loader, sampler, range(2))
+    assert len(main) == len(workers) == 4
+    for a, b in zip(main, workers, strict=True):
+        assert torch.equal(a["index"], b["index"]) and torch.equal(a["image"], b["image"])
+    # the same item in epochs 0 and 1 is augmented differently
+    first = {int(i): img for b in main[:2] for i, img in zip(b["index"], b["image"], strict=True)}
+    again = {int(i): img for b in main[2:] for i, img in zip(b["index"], b["image"], strict=True)}
+    assert not any(torch.equal(first[i], again[i]) for i in first)
+    with pytest.raises(TypeError, match=r"\(epoch, index\) pair"):
+        data[(0, 1, 2)]
+
+
+def test_a_run_builds_one_loader_and_workers_do_not_change_the_weights(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two epochs with 2 persistent workers: one DataLoader, bitwise the weights of 0 workers."""
+    from handoccnet_lite.engine import sampling
+
+    built: list[torch.utils.data.DataLoader] = []
+
+    class CountedLoader(torch.utils.data.DataLoader):
+        def __init__(self, *args, **kwargs) -> None:
+            super().__init__(*args, **kwargs)
+            built.append(self)
+
+    monkeypatch.setattr(sampling, "DataLoader", CountedLoader)
+    cfg = tiny_cfg(max_samples=8, epochs=2, ckpt_every=100, seed=3)
+    ref = train(cfg, tmp_path / "w0").model.state_dict()
+    assert len(built) == 1 and not built[0].persistent_workers
+    got = train(cfg.replace(num_workers=2), tmp_path / "w2").model.state_dict()
+    assert len(built) == 2 and built[1].persistent_workers  # one more run, one more loader
+    assert all(torch.equal(ref[k], got[k]) for k in ref)
 
 
 class NaNAfter(Dataset):

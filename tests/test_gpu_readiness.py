@@ -139,6 +139,6 @@ def test_loader_pins_memory_when_training_on_cuda(monkeypatch: pytest.MonkeyPatc
     sampler = trainer.EpochSampler(8, 4, 0, ddp.World())
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     auto = trainer.TrainConfig(batch_size=4, device="auto")
-    assert trainer.make_loader(data, sampler, auto, 0, 0).pin_memory
+    assert trainer.make_loader(data, sampler, auto).pin_memory
     cpu = auto.replace(device="cpu")
-    assert not trainer.make_loader(data, sampler, cpu, 0, 0).pin_memory
+    assert not trainer.make_loader(data, sampler, cpu).pin_memory

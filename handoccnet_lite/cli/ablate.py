@@ -32,7 +32,10 @@ def register(sub: Any) -> None:
         "fit_sigmoid, no_fit, no_set, supplement (the supplement's single-head pseudocode).\n\n"
         "Profiles: quick (tiny preset, bundled samples, a couple of minutes on 2 CPU cores),\n"
         "cpu (lite preset at 64 px, CPU budget protocol, measured ~45 min on 2 cores), gpu (paper\n"
-        "preset, full protocol). CPU budget protocol: backbone + FPN trained once (official), its\n"
+        "preset, full protocol), gpu_gate (about one GPU hour, estimated: does FIT's sigmoid\n"
+        "gate help? official vs fit_softmax, 3 seeds, 10 epochs, full protocol, from ImageNet\n"
+        "ResNet-50 weights when found locally: $HANDOCCNET_IMAGENET or torch.hub's cache, never\n"
+        "downloaded). CPU budget protocol: backbone + FPN trained once (official), its\n"
         "pre-gate features cached, each variant's gate/FIT/SET/regressor trained on the cache.\n"
         "The paper's own ablation numbers are not available here: these are our measurements.",
         f"  {PROG} ablate --profile quick\n"
@@ -70,7 +73,7 @@ def register(sub: Any) -> None:
 def cmd_ablate(a: argparse.Namespace) -> int:
     from handoccnet_lite.engine import ablation
     from handoccnet_lite.engine.ablation_figures import plot_results
-    from handoccnet_lite.engine.profiles import get_profile
+    from handoccnet_lite.engine.profiles import get_profile, imagenet_start_status
 
     prof = get_profile(a.profile)
     out = Path(a.out or Path("runs") / "ablation" / prof.name)
@@ -88,6 +91,9 @@ def cmd_ablate(a: argparse.Namespace) -> int:
     except ValueError as e:
         raise UserError(str(e)) from e
     if a.list:
+        status = imagenet_start_status(prof)
+        if status:
+            print(status)
         for variant, seed, run_dir in abl.run_dirs():
             print(
                 f"{'done' if ablation.run_done(run_dir) else 'todo':5} {variant:12} "

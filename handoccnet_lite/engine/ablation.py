@@ -57,6 +57,7 @@ from handoccnet_lite.engine.profiles import (
     BASELINE_VARIANT,
     VARIANTS,
     Profile,
+    imagenet_start_status,
     profile_model_config,
     variant_config,
 )
@@ -230,6 +231,9 @@ class Ablation:
             f"ablation '{self.profile.name}' ({self.profile.protocol} protocol): "
             f"{len(pending)} runs to do, {done} already done (skipped)"
         )
+        status = imagenet_start_status(self.profile)
+        if status and pending:
+            self.log(status)
         if pending or not all((self.out_dir / f).is_file() for f in BASELINE_FILES.values()):
             train_set, test_set = self._prepare_sets()
             with self.timed("mean_pose_baseline"):

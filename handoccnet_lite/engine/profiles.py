@@ -14,6 +14,10 @@ cpu        lite     The full CPU ablation: the lite preset at 64 px (8 x 8 token
                     by >= 40% PA-MPJPE within about 45 minutes.
 gpu        paper    The full protocol (every variant trains backbone to regressor from
                     scratch on images), the paper's schedule, 3 seeds x 6 variants.
+gpu_gate   paper    About one GPU hour: does FIT's sigmoid gate help? official vs
+                    fit_softmax, 3 seeds, full protocol, 10 epochs of the gpu profile's 50k
+                    256-px set, from the release's ImageNet ResNet-50 weights when they are
+                    on disk (`find_imagenet_weights`), else from random initialisation.
 =========  =======  =========================================================================
 
 CPU budget protocol ("cached"): train backbone + FPN once (the full model, official variant),
@@ -26,6 +30,7 @@ it compare heads, not whole models. The full protocol ("full") trains everything
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 from handoccnet_lite.config import ModelConfig, preset
@@ -157,7 +162,31 @@ class Profile:
     # torch.compile every run's model (the trained module: the whole model, or the feature head
     # on cached features); `ablate --compile` turns it on for any profile
     compile: bool = False
+    # start the backbone from torchvision's ImageNet weights when they are on disk (see
+    # model.backbone.find_imagenet_weights; never downloaded), else from random initialisation
+    imagenet_start: bool = False
 
+
+#: The gpu profiles' SynthOcc set, rendered at the paper preset's 256 px input (the generator's
+#: default is 128 px, which the crops would upsample).
+GPU_DATA = DataSpec(
+    root=str(REPO_ROOT / "data" / "synthocc_gpu"), n_train=50000, n_test=5000, image_size=256
+)
+#: The paper's Dex-YCB step schedule on one GPU at batch 64 (the paper's global batch).
+GPU_TRAIN: dict[str, Any] = {
+    "epochs": 25,
+    "batch_size": 64,
+    "lr_gamma": 0.9,
+    "lr_step_epochs": 1,
+    "num_workers": 8,
+    "ckpt_every": 1000,
+}
+GPU_GATE_COST = (
+    "estimate, never measured here (no GPU): 2 variants x 3 seeds = 6 runs x 10 epochs x 50k "
+    "images = 6 x 0.5 M = 3 M images; at ~1000 img/s (paper preset, bf16, one H100) 3000 s ~ "
+    "50 min of training, plus 6 evaluations of 5k test images (about a minute) and, on first "
+    "use, generating the 55k-image set on the CPU (not included)"
+)
 
 PROFILES: dict[str, Profile] = {
     "quick": Profile(
@@ -227,33 +256,65 @@ PROFILES: dict[str, Profile] = {
         name="gpu",
         preset="paper",
         protocol="full",
-        # rendered at the paper preset's 256 px input (the generator's default is 128 px, which
-        # the crops would upsample)
-        data=DataSpec(
-            root=str(REPO_ROOT / "data" / "synthocc_gpu"),
-            n_train=50000,
-            n_test=5000,
-            image_size=256,
-        ),
+        data=GPU_DATA,
         description="Paper preset, full protocol (everything trained per variant), one GPU.",
         cost="estimate, not measured (no GPU here): 25 epochs x 50k images per run, 18 runs",
-        train={
-            "epochs": 25,
-            "batch_size": 64,
-            "lr_gamma": 0.9,
-            "lr_step_epochs": 1,
-            "num_workers": 8,
-            "ckpt_every": 1000,
-        },
+        train=GPU_TRAIN,
         seeds=(0, 1, 2),
         eval_batch=128,
+    ),
+    "gpu_gate": Profile(
+        name="gpu_gate",
+        preset="paper",
+        protocol="full",
+        data=GPU_DATA,
+        description="About one GPU hour: official (softmax x sigmoid FIT) vs fit_softmax (no "
+        "sigmoid gate), 3 seeds, paper preset, full protocol, 10 epochs of the gpu set, from "
+        "ImageNet ResNet-50 weights when they are on disk.",
+        cost=GPU_GATE_COST,
+        train=GPU_TRAIN | {"epochs": 10},
+        seeds=(0, 1, 2),
+        variants=("official", "fit_softmax"),
+        eval_batch=128,
+        imagenet_start=True,
     ),
 }
 
 
 def profile_model_config(profile: Profile) -> ModelConfig:
-    """The profile's preset with its `model` overrides applied."""
-    return apply_overrides(preset(profile.preset), profile.model)
+    """The profile's preset with its `model` overrides applied; with `imagenet_start`, its
+    `pretrained_backbone` is the local ImageNet file when one is found (else None: random)."""
+    cfg = apply_overrides(preset(profile.preset), profile.model)
+    if profile.imagenet_start:
+        weights = _imagenet_weights(cfg.backbone)
+        if weights is not None:
+            cfg = cfg.replace(pretrained_backbone=str(weights))
+    return cfg
+
+
+def imagenet_start_status(profile: Profile) -> str | None:
+    """One line saying where the profile's backbone starts from (None unless `imagenet_start`)."""
+    if not profile.imagenet_start:
+        return None
+    from handoccnet_lite.model.backbone import IMAGENET_ENV, IMAGENET_FILES, imagenet_search_dirs
+
+    backbone = profile_model_config(profile).backbone
+    weights = _imagenet_weights(backbone)
+    if weights is not None:
+        return f"backbone: starts from the ImageNet {backbone} weights in {weights}"
+    where = " or ".join(str(d) for d in imagenet_search_dirs())
+    return (
+        f"backbone: NO ImageNet {backbone} weights found (looked for "
+        f"{' / '.join(IMAGENET_FILES[backbone])} in {where}): training from random "
+        f"initialisation; put torchvision's file there or set ${IMAGENET_ENV} to its folder"
+    )
+
+
+def _imagenet_weights(backbone: str) -> Path | None:
+    """model.backbone.find_imagenet_weights, imported on use (it loads torch)."""
+    from handoccnet_lite.model.backbone import find_imagenet_weights
+
+    return find_imagenet_weights(backbone)
 
 
 def variant_config(base: ModelConfig, variant: str) -> ModelConfig:

@@ -3,6 +3,13 @@
 The data order of epoch e is a permutation drawn from (seed, e); the augmentation of sample i in
 epoch e is drawn from its own seed (seed, e, i), so it depends neither on the worker count nor on
 where a run was resumed.
+
+A run builds ONE DataLoader (`make_loader`), with persistent workers when num_workers > 0, so the
+workers keep their shard caches from epoch to epoch. A persistent worker holds its own copy of
+the dataset, made when it started: an epoch set on the dataset in the main process afterwards
+never reaches it. The epoch therefore travels with every index instead: `EpochSampler` yields
+`EpochIndex(epoch, index)` pairs and `SeededSamples.__getitem__` seeds the item from the pair it
+receives, whichever process serves it.
 """
 
 from __future__ import annotations
@@ -12,6 +19,7 @@ import hashlib
 import random
 import warnings
 from collections.abc import Iterator
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -46,11 +54,24 @@ def isolated_rng(seed: int) -> Iterator[None]:
         torch.set_rng_state(saved[2])
 
 
+class EpochIndex(NamedTuple):
+    """One item of one epoch, as `EpochSampler` yields it: the epoch travels with the index."""
+
+    epoch: int
+    index: int
+
+
 class SeededSamples(Dataset):
     """Wraps a dataset so item i of epoch e is drawn with its own seed (seed, e, i).
 
     Augmentation then depends neither on the worker that loads the item nor on where a run was
-    resumed. Datasets that draw from the global Python/NumPy/torch generators are covered.
+    resumed. Datasets that draw from the global Python/NumPy/torch generators are covered, and so
+    are datasets with their own seeded generator (`set_epoch`, e.g. SynthOccDataset): their epoch
+    is set from the index, in the process that serves the item.
+
+    Index with an `EpochIndex` (what `EpochSampler` yields; right in persistent workers too) or
+    with a plain int, which uses the epoch of the last `set_epoch` call (right in the main process
+    and in workers started after that call, e.g. a DataLoader built per pass).
     """
 
     def __init__(self, base: Dataset, seed: int) -> None:
@@ -62,12 +83,26 @@ class SeededSamples(Dataset):
         return len(self.base)  # type: ignore[arg-type]
 
     def set_epoch(self, epoch: int) -> None:
+        """The epoch that plain int indices are drawn for."""
         self.epoch = epoch
         set_dataset_epoch(self.base, epoch)
 
-    def __getitem__(self, index: int) -> dict[str, Tensor]:
-        with isolated_rng(derive_seed(self.seed, self.epoch, index)):
-            return self.base[index]
+    def __getitem__(self, index: EpochIndex | int | tuple[int, int]) -> dict[str, Tensor]:
+        epoch, i = self._split(index)
+        set_dataset_epoch(self.base, epoch)  # in this process's copy, for its own generators
+        with isolated_rng(derive_seed(self.seed, epoch, i)):
+            return self.base[i]
+
+    def _split(self, index: EpochIndex | int | tuple[int, int]) -> tuple[int, int]:
+        """(epoch, item index) of an EpochIndex / (epoch, index) pair, or of a plain int."""
+        if isinstance(index, tuple):
+            if len(index) != 2:
+                raise TypeError(
+                    f"SeededSamples takes an int or an (epoch, index) pair, got {index!r}; "
+                    "index it with what EpochSampler yields."
+                )
+            return int(index[0]), int(index[1])
+        return self.epoch, int(index)
 
 
 def set_dataset_epoch(dataset: Dataset, epoch: int) -> None:
@@ -95,11 +130,13 @@ def warn_if_unseeded(dataset: Dataset) -> None:
         )
 
 
-class EpochSampler(Sampler[int]):
+class EpochSampler(Sampler[EpochIndex]):
     """Shuffled order drawn from (seed, epoch), sharded over ranks, resumable mid-epoch.
 
-    Incomplete global batches are dropped, so every rank takes the same number of steps.
-    Global batch b holds the permuted positions [b*B*W, (b+1)*B*W); rank r takes its r-th slice.
+    Yields `EpochIndex(epoch, index)` pairs (for `SeededSamples`), so the epoch reaches the
+    process that loads the item, persistent DataLoader workers included. Incomplete global
+    batches are dropped, so every rank takes the same number of steps. Global batch b holds the
+    permuted positions [b*B*W, (b+1)*B*W); rank r takes its r-th slice.
     """
 
     def __init__(self, n: int, batch_size: int, seed: int, world: ddp.World) -> None:
@@ -115,15 +152,21 @@ class EpochSampler(Sampler[int]):
         self.epoch, self.skip = 0, 0
 
     def set_epoch(self, epoch: int, skip_batches: int = 0) -> None:
+        """The epoch the next pass draws, and how many of its batches to skip (resuming)."""
         self.epoch, self.skip = epoch, skip_batches
 
-    def __iter__(self) -> Iterator[int]:
+    def indices(self) -> list[int]:
+        """This rank's item indices of the current epoch, from the first batch not skipped."""
         g = torch.Generator().manual_seed(derive_seed(self.seed, self.epoch))
         perm = torch.randperm(self.n, generator=g)[
             : self.batches * self.batch_size * self.world.world_size
         ]
         mine = perm.view(self.batches, self.world.world_size, self.batch_size)[:, self.world.rank]
-        return iter(mine[self.skip :].reshape(-1).tolist())
+        return mine[self.skip :].reshape(-1).tolist()
+
+    def __iter__(self) -> Iterator[EpochIndex]:
+        epoch = self.epoch
+        return iter([EpochIndex(epoch, i) for i in self.indices()])
 
     def __len__(self) -> int:
         return (self.batches - self.skip) * self.batch_size
@@ -136,21 +179,23 @@ def worker_init_fn(worker_id: int) -> None:
     np.random.seed(seed)
 
 
-def make_loader(
-    dataset: Dataset, sampler: EpochSampler, cfg: TrainConfig, epoch: int, skip: int
-) -> DataLoader:
-    """The DataLoader of one epoch (its generator seeded from (seed, epoch))."""
-    sampler.set_epoch(epoch, skip)
-    if hasattr(dataset, "set_epoch"):
-        dataset.set_epoch(epoch)
+def make_loader(dataset: Dataset, sampler: EpochSampler, cfg: TrainConfig) -> DataLoader:
+    """The one DataLoader of a run: call `sampler.set_epoch(epoch, skip)` before each pass.
+
+    With num_workers > 0 its workers persist across epochs (their shard caches with them); the
+    epoch reaches them inside each `EpochIndex`, so `dataset` should be a `SeededSamples`. Its
+    generator, seeded from the run's seed, keeps the main process's global RNG untouched.
+    """
+    workers = cfg.num_workers
     return DataLoader(
         dataset,
         batch_size=cfg.batch_size,
         sampler=sampler,
-        num_workers=cfg.num_workers,
+        num_workers=workers,
         worker_init_fn=worker_init_fn,
-        generator=torch.Generator().manual_seed(derive_seed(cfg.seed, epoch, 1)),
+        generator=torch.Generator().manual_seed(derive_seed(cfg.seed, -1)),  # -1: no epoch's
         drop_last=True,
+        persistent_workers=workers > 0,
         # page-locked batches make the non_blocking host-to-device copies in _to_device async
         pin_memory=cfg.device != "cpu" and torch.cuda.is_available(),
     )

@@ -278,12 +278,13 @@ def _run_epochs(s: _State, dataset: Dataset, sampler: EpochSampler, log: RunLog)
     step = s.position.step
     global_batch = s.cfg.batch_size * s.world.world_size
     bar = _progress(s)
+    loader = make_loader(dataset, sampler, s.cfg)  # one per run: workers persist across epochs
     try:
         for epoch in range(s.position.epoch, s.cfg.epochs):
             skip = s.position.batch_in_epoch if epoch == s.position.epoch else 0
             if step >= s.total_steps:
                 break
-            loader = make_loader(dataset, sampler, s.cfg, epoch, skip)
+            sampler.set_epoch(epoch, skip)  # read when the loop below starts the pass
             tick = time.perf_counter()
             for i, batch in enumerate(loader, start=skip):
                 lr = s.optimizer.param_groups[0]["lr"]  # the lr this step uses
@@ -305,6 +306,7 @@ def _run_epochs(s: _State, dataset: Dataset, sampler: EpochSampler, log: RunLog)
                     break
     finally:
         bar.close()
+        del loader  # its persistent workers end with it
     return step
 
 

@@ -84,6 +84,56 @@ def load_imagenet_weights(net: nn.Module, path: str | Path) -> None:
         ) from err
 
 
+#: torchvision's ImageNet file names per backbone (IMAGENET1K_V1 weights), the release's first.
+IMAGENET_FILES: dict[str, tuple[str, ...]] = {
+    "resnet18": ("resnet18-f37072fd.pth", "resnet18-5c106cde.pth"),
+    "resnet34": ("resnet34-b627a593.pth", "resnet34-333f7ec4.pth"),
+    "resnet50": ("resnet50-19c8e357.pth", "resnet50-0676ba61.pth"),
+}
+#: A folder (or one file) holding the ImageNet weights, looked at before torch's hub cache.
+IMAGENET_ENV = "HANDOCCNET_IMAGENET"
+
+
+def imagenet_search_dirs() -> list[Path]:
+    """Where `find_imagenet_weights` looks, in order: $HANDOCCNET_IMAGENET (when set), then
+    torch.hub's checkpoint folder (torch.hub.get_dir()/checkpoints, where torchvision caches)."""
+    import os
+
+    dirs = []
+    env = os.environ.get(IMAGENET_ENV, "").strip()
+    if env:
+        path = Path(env).expanduser()
+        if not path.exists():
+            raise FileNotFoundError(
+                f"${IMAGENET_ENV}={env!r} does not exist. Point it at the folder holding "
+                "torchvision's ImageNet file (e.g. resnet50-19c8e357.pth) or at the file, or "
+                f"unset it to look in torch.hub's cache only."
+            )
+        dirs.append(path)
+    dirs.append(Path(torch.hub.get_dir()) / "checkpoints")
+    return dirs
+
+
+def find_imagenet_weights(backbone: str) -> Path | None:
+    """The local torchvision ImageNet file of `backbone`, or None; never downloads.
+
+    $HANDOCCNET_IMAGENET may name a folder holding torchvision's file (e.g.
+    resnet50-19c8e357.pth) or the file itself; then torch.hub.get_dir()/checkpoints is searched.
+    """
+    if backbone not in IMAGENET_FILES:
+        raise ValueError(
+            f"No ImageNet file name is known for backbone {backbone!r}; choose one of "
+            f"{sorted(IMAGENET_FILES)}."
+        )
+    for folder in imagenet_search_dirs():
+        if folder.is_file():  # $HANDOCCNET_IMAGENET names the file itself
+            return folder
+        for name in IMAGENET_FILES[backbone]:
+            if (folder / name).is_file():
+                return folder / name
+    return None
+
+
 def use_leaky_relu(net: nn.Module, slope: float = LEAKY_SLOPE) -> None:
     """Replace every nn.ReLU child (stem and blocks) by LeakyReLU(slope), in place."""
     for module in list(net.modules()):
