@@ -212,3 +212,20 @@ def test_loaded_model_with_mano_gives_the_release_mesh(checkpoint_file, tmp_path
     rotmats = axis_angle_to_matrix(out["pose"].view(1, 16, 3))
     torch.testing.assert_close(out["rotmats"], rotmats, rtol=0, atol=1e-5)
     assert model.cfg.pose_convention == "mean" == official_config().pose_convention
+
+
+def test_a_trained_model_loads_without_the_imagenet_file_it_started_from(tmp_path) -> None:
+    """A run started from ImageNet weights stores their path; its model.pt holds every weight,
+    so loading it elsewhere must not need (or read) that file."""
+    from handoccnet_lite.cli import load_trained
+    from handoccnet_lite.config import preset
+    from handoccnet_lite.engine.checkpoint import save_model
+
+    cfg = preset("tiny")
+    model = HandOccNet(cfg)
+    stored = cfg.to_dict() | {"pretrained_backbone": str(tmp_path / "gone" / "resnet18.pth")}
+    path = save_model(tmp_path / "model.pt", model, stored)
+    loaded, loaded_cfg = load_trained(path)
+    assert loaded_cfg.pretrained_backbone is None
+    for (name, a), b in zip(model.state_dict().items(), loaded.state_dict().values(), strict=True):
+        assert torch.equal(a, b), name

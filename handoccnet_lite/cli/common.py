@@ -56,12 +56,11 @@ def add_device_flag(p: argparse.ArgumentParser) -> None:
 
 def load_trained(run: str | Path, device: str = "cpu") -> Any:
     """(model in eval mode, ModelConfig) from a run folder, model.pt or checkpoint.pt."""
-    from handoccnet_lite.config import ModelConfig
     from handoccnet_lite.engine import checkpoint as ckpt
     from handoccnet_lite.engine.builders import build_model
 
     state = ckpt.load_checkpoint(ckpt.find_weights(run), map_location="cpu")
-    cfg = ModelConfig.from_dict(ckpt.model_config_of(state))
+    cfg = ckpt.trained_model_config(state)
     model = build_model(cfg)
     model.load_state_dict(ckpt.float_weights(state["model"]))  # exported files store float16
     return model.eval(), cfg

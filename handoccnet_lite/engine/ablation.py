@@ -186,7 +186,7 @@ class Ablation:
         if not todo:
             return
         state = ckpt.load_checkpoint(weights)
-        model = build_model(ModelConfig.from_dict(ckpt.model_config_of(state)))
+        model = build_model(ckpt.trained_model_config(state))
         model.load_state_dict(state["model"])
         for name, data, copies in todo:
             self.log(
@@ -325,7 +325,7 @@ class Ablation:
         if path.is_file():
             return
         state = ckpt.load_checkpoint(weights)
-        model = build_model(ModelConfig.from_dict(ckpt.model_config_of(state)))
+        model = build_model(ckpt.trained_model_config(state))
         model.load_state_dict(state["model"])
         df = ev.evaluate_model(
             model, test_set, self.profile.eval_batch, self.device, self.progress, inputs="features"

@@ -192,6 +192,15 @@ def model_config_of(state: dict[str, Any]) -> dict[str, Any]:
     return state["config"]["model"]
 
 
+def trained_model_config(state: dict[str, Any]) -> Any:
+    """The ModelConfig to rebuild a trained model from `state`, without `pretrained_backbone`:
+    the checkpoint holds every weight, so the ImageNet file the run started from (a path on the
+    training machine) is neither needed nor read."""
+    from handoccnet_lite.config import ModelConfig
+
+    return ModelConfig.from_dict(model_config_of(state)).replace(pretrained_backbone=None)
+
+
 def float_weights(state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """The state dict with float16 tensors cast back to float32 (see `export_model`)."""
     return {k: v.float() if v.dtype == torch.float16 else v for k, v in state_dict.items()}

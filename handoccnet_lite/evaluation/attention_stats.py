@@ -462,12 +462,11 @@ def write_attention_stats(
 # --------------------------------------------------------------------------- entry point
 def load_model(path: str | Path) -> nn.Module:
     """A HandOccNet in eval mode, on the CPU, from a run folder, model.pt or checkpoint.pt."""
-    from handoccnet_lite.config import ModelConfig
     from handoccnet_lite.engine import checkpoint as ckpt
     from handoccnet_lite.model import HandOccNet
 
     state = ckpt.load_checkpoint(ckpt.find_weights(path), map_location="cpu")
-    model = HandOccNet(ModelConfig.from_dict(ckpt.model_config_of(state)))
+    model = HandOccNet(ckpt.trained_model_config(state))
     model.load_state_dict(ckpt.float_weights(state["model"]))  # exported files store float16
     return model.eval()
 
