@@ -2,8 +2,9 @@
 
 Subcommands: data, train, eval, ablate, tables, demo, doctor. Each has a `--help` with examples.
 torch is imported inside the command functions, so `--help` stays fast. User errors (bad paths,
-bad configs) print one line naming the fix and exit with status 2, without a traceback; set
-HANDOCCNET_DEBUG=1 to see the traceback anyway.
+bad configs, damaged or unsafe files, a full or read-only disk) print one line naming the fix
+and exit with status 2, without a traceback (`handoccnet_lite.errors`); --debug (or
+HANDOCCNET_DEBUG=1) shows the traceback anyway.
 """
 
 from __future__ import annotations
@@ -73,7 +74,8 @@ def _add_data(sub: Any) -> None:
         "Render a SynthOcc set: hands in MANO's parameterisation, posed, lit and partly hidden by\n"
         "objects, with exact per-joint visibility and occlusion fractions. Every sample is\n"
         "deterministic from (seed, split, index).\n"
-        "Writes <out>/<split>/shard_*.npz + manifest.json.",
+        "Writes <out>/<split>/shard_*.npz + manifest.json, both splits into a temp folder beside\n"
+        "<out> that replaces <out> at the end: a failure leaves the earlier set as it was.",
         f"  {PROG} data --out data/synthocc --n-train 3000 --n-test 500\n"
         f"  {PROG} data --samples            # rebuild data_samples/synthocc bit for bit\n",
     )
@@ -93,7 +95,7 @@ def _add_data(sub: Any) -> None:
 
 
 def cmd_data(a: argparse.Namespace) -> int:
-    from handoccnet_lite.data.synthocc import generate_synthocc, make_data_samples
+    from handoccnet_lite.data.synthocc import generate_synthocc_set, make_data_samples
 
     if a.samples:
         print(
@@ -103,17 +105,13 @@ def cmd_data(a: argparse.Namespace) -> int:
         return 0
     if a.n_train < 1 or a.n_test < 1:
         raise UserError(f"--n-train and --n-test must be >= 1 (got {a.n_train}, {a.n_test}).")
-    for split, n in (("train", a.n_train), ("test", a.n_test)):
-        folder = generate_synthocc(
-            a.out,
-            n,
-            seed=a.seed,
-            split=split,
-            resolution=a.resolution,
-            workers=a.workers,
-            progress=not a.no_progress,
-        )
-        print(f"{split}: {n} samples in {folder}")
+    sizes = {"train": a.n_train, "test": a.n_test}
+    root = generate_synthocc_set(  # both splits in a temp folder, swapped in at the end
+        a.out, sizes, seed=a.seed, resolution=a.resolution, workers=a.workers,
+        progress=not a.no_progress,
+    )  # fmt: skip
+    for split, n in sizes.items():
+        print(f"{split}: {n} samples in {root / split}")
     return 0
 
 
@@ -216,6 +214,11 @@ def _add_train(sub: Any) -> None:
     p.add_argument(
         "--resume", action="store_true", help="continue the run in --out from its checkpoint"
     )
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace the run already in --out (without it, an existing run is refused)",
+    )
     _progress_flag(p)
     p.set_defaults(func=cmd_train)
 
@@ -281,8 +284,11 @@ def build_train_config(a: argparse.Namespace) -> Any:
 
 
 def cmd_train(a: argparse.Namespace) -> int:
+    from handoccnet_lite.engine.run_folder import prepare_run_folder
     from handoccnet_lite.engine.trainer import train
 
+    if int(os.environ.get("RANK", 0)) == 0:  # one process decides (torchrun)
+        prepare_run_folder(a.out, a.resume, a.overwrite)
     cfg = build_train_config(a)
     if not Path(cfg.data_root).exists():
         raise UserError(
@@ -632,32 +638,29 @@ def _add_demo(sub: Any) -> None:
 
 def cmd_demo(a: argparse.Namespace) -> int:
     from handoccnet_lite.engine.evaluate import run_demo
+    from handoccnet_lite.image_input import read_image_checked, small_image_warning
 
+    bgr = None if a.image is None else read_image_checked(a.image)  # before the model load
+    warning = None if bgr is None else small_image_warning(bgr, a.image)
+    if warning:
+        print(f"{PROG} demo: warning: {warning}", file=sys.stderr)
     model, cfg = load_trained(a.run)
-    image = _demo_image(a.image, cfg.input_size)
+    image = _demo_image(bgr, cfg.input_size)
     paths = run_demo(model, image, Path(a.out), a.device)
     print("wrote " + ", ".join(str(p) for p in paths))
     return 0
 
 
-def _demo_image(path: str | None, size: int) -> Any:
-    """(S, S, 3) uint8 RGB: a file centre-cropped and resized, or a bundled test crop."""
-    import cv2
+def _demo_image(bgr: Any | None, size: int) -> Any:
+    """(S, S, 3) uint8 RGB: a checked image centre-cropped and resized, or a bundled test crop."""
     import numpy as np
 
-    if path is None:
+    from handoccnet_lite.image_input import square_crop_rgb
+
+    if bgr is None:
         item = _dataset(BUNDLED, "test", size)[0]
         return (item["image"].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
-    bgr = cv2.imread(path, cv2.IMREAD_COLOR)
-    if bgr is None:
-        raise UserError(f"--image {path}: not a readable image file (png, jpg, ...).")
-    h, w = bgr.shape[:2]
-    side = min(h, w)
-    y0, x0 = (h - side) // 2, (w - side) // 2
-    crop = bgr[y0 : y0 + side, x0 : x0 + side]
-    return cv2.cvtColor(
-        cv2.resize(crop, (size, size), interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2RGB
-    )
+    return square_crop_rgb(bgr, size)
 
 
 # --------------------------------------------------------------------------------------------
@@ -709,36 +712,58 @@ def build_parser() -> argparse.ArgumentParser:
     from handoccnet_lite import __version__
 
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    _debug_flag(parser, argparse.SUPPRESS)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for add in ADDERS:
         add(sub)
+    for command in sub.choices.values():  # --debug also after the subcommand
+        _debug_flag(command, argparse.SUPPRESS)
     return parser
 
 
+def _debug_flag(p: argparse.ArgumentParser, default: Any) -> None:
+    p.add_argument(
+        "--debug",
+        action="store_true",
+        default=default,
+        help="show the full traceback of an error (also HANDOCCNET_DEBUG=1)",
+    )
+
+
 def _user_error_types() -> tuple[type[BaseException], ...]:
-    return (UserError, FileNotFoundError, ValueError, NotADirectoryError)
+    from handoccnet_lite.errors import PLAIN_ERRORS
+
+    return (UserError, *PLAIN_ERRORS)
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of `handoccnet-lite` and `python -m handoccnet_lite`."""
+    """Entry point of `handoccnet-lite` and `python -m handoccnet_lite`. The one place where
+    failures become messages: user errors one line + exit 2 (`errors.user_error_message`),
+    a closed stdout pipe a quiet exit, anything else its traceback."""
+    from handoccnet_lite import errors
+
     args = build_parser().parse_args(argv)
-    debug = os.environ.get("HANDOCCNET_DEBUG") == "1"
+    debug = getattr(args, "debug", False) or os.environ.get("HANDOCCNET_DEBUG") == "1"
     try:
-        return int(args.func(args) or 0)
+        code = int(args.func(args) or 0)
+        sys.stdout.flush()  # a closed pipe shows here, not at interpreter exit
+        return code
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `handoccnet-lite tables --list | head -1`
+        return errors.quiet_broken_pipe()
     except Exception as e:  # user errors -> one line; anything else keeps its traceback
         if debug:
             raise
         if type(e).__name__ == "NonFiniteLossError":
             print(f"{PROG} {args.command}: {e}", file=sys.stderr)
             return EXIT_NONFINITE
-        if isinstance(e, _user_error_types()):
-            msg = " ".join(str(e).split())
-            print(f"{PROG} {args.command}: error: {msg}", file=sys.stderr)
-            return EXIT_USER_ERROR
-        raise
+        msg = errors.user_error_message(e, _user_error_types())
+        if msg is None:
+            raise
+        print(f"{PROG} {args.command}: error: {msg}", file=sys.stderr)
+        return EXIT_USER_ERROR
 
 
 if __name__ == "__main__":
