@@ -36,7 +36,7 @@ lint: venv  ## ruff over the package, tests, benchmarks and the notebooks' .py t
 test: venv lint  ## ruff + the whole test suite (notebooks included), CPU only
 	$(VENV)/bin/pytest -q --durations=15 $(PYTEST_ARGS)
 
-reproduce: venv  ## regenerate data samples, run every notebook headless, write figures/ and tables
+reproduce: venv  ## run every notebook headless in quick mode (1 thread): redraw figures/ and the tables, print each one's wall and CPU time (data_samples/ is not regenerated)
 	$(PY) -m handoccnet_lite.reproduce
 
 lab: venv  ## JupyterLab on notebooks/

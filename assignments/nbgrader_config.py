@@ -9,8 +9,10 @@ Run `python -m handoccnet_lite.assignments --help` or see README.md.
 from pathlib import Path
 
 from nbconvert.preprocessors import Preprocessor
-from nbgrader.converters import GenerateAssignment
+from nbgrader.converters import GenerateAssignment, GenerateFeedback
 from traitlets import Bool
+
+from handoccnet_lite.assignments.feedback import HideHiddenTests
 
 c = get_config()  # noqa: F821 (injected by traitlets when nbgrader loads this file)
 
@@ -46,4 +48,17 @@ c.GenerateAssignment.preprocessors = [
 # The stub nbgrader writes in place of each solution (its default, stated here for the record).
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
 # Autograding runs each notebook in the environment's `python3` kernel; a cell may take this long.
+# A cell past it is interrupted; if it swallows the interrupt (a bare `except:` in a loop), the
+# notebook fails and `python -m handoccnet_lite.assignments autograde` records a timeout for that
+# student only (it also stops any submission after --timeout seconds of wall clock).
 c.Execute.timeout = 120
+# `nbgrader zip_collect`: files named <student_id>_<notebook>.ipynb (student ids without "_"),
+# anywhere in the zips or files put in downloaded/<assignment>/archive/. The pattern is matched
+# against the file's absolute path. Adapt it to the names your LMS exports (README.md, step 2).
+c.FileNameCollectorPlugin.named_regexp = r".*/(?P<student_id>[^/_]+)_(?P<file_id>[^/]+\.ipynb)$"
+# Feedback HTML is rendered from the autograded notebooks, which hold the hidden tests again:
+# take them out (code, and outputs that quote it) so students never see them.
+c.GenerateFeedback.preprocessors = [
+    *GenerateFeedback.class_traits()["preprocessors"].default(),
+    HideHiddenTests,
+]

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from handoccnet_lite.data import render as R
+from handoccnet_lite.data import shards
 from handoccnet_lite.data import synthocc as so
 from handoccnet_lite.data.scene import SceneConfig
 from handoccnet_lite.hand import SynthHand, sample_poses
@@ -53,10 +54,10 @@ def bench_single_core(resolution: int, n: int = 96) -> float:
     spec = {"seed": 0, "split": "train", "hand_model": "synth", "scene": scene,
             "occlusion_mix": so.normalise_mix(so.DEFAULT_MIX)}  # fmt: skip
     torch.set_num_threads(1)
-    so.encode_records(so.render_indices(range(8), spec))  # warm-up
+    shards.encode_records(so.render_indices(range(8), spec))  # warm-up
     t0 = time.perf_counter()
     for start in range(0, n, so.CHUNK):
-        so.encode_records(so.render_indices(range(start, min(start + so.CHUNK, n)), spec))
+        shards.encode_records(so.render_indices(range(start, min(start + so.CHUNK, n)), spec))
     return n / (time.perf_counter() - t0)
 
 

@@ -1,4 +1,6 @@
-"""3D hand pose and mesh metrics: MPJPE variants, MPVPE, F-score, 3D PCK / AUC.
+"""3D hand pose and mesh metrics: MPJPE variants, MPVPE, F-score, 3D PCK / AUC, and every
+metric of a batch at once as per-sample records (`evaluate_batch`). Alignment and input handling
+live in `handoccnet_lite.alignment`, PCK / AUC in `handoccnet_lite.pck`.
 
 Conventions (package-wide, see docs/INTERFACES.md):
 
@@ -31,213 +33,56 @@ from typing import Literal
 import numpy as np
 import torch
 
-ArrayLike = np.ndarray | torch.Tensor
-Align = Literal["none", "root", "procrustes", "scale_translation"]
+from handoccnet_lite.alignment import (
+    CANONICAL_SCALE_BONE,
+    M_TO_MM,
+    Align,
+    ArrayLike,
+    align_points,
+    as_input_type,
+    as_tensors,
+    check_index,
+    check_points,
+    check_same_shape,
+    point_errors_mm,
+    prepare_pair,
+    procrustes_align,
+    reduce_samples,
+    root_align,
+    umeyama_align,
+)
+from handoccnet_lite.pck import auc_pck, auc_per_sample, pck_curve
 
-M_TO_MM = 1000.0
+#: The metrics API: this module's functions, and the alignment and PCK/AUC functions of
+#: `handoccnet_lite.alignment` and `handoccnet_lite.pck`, all reachable as `metrics.<name>`.
+__all__ = [
+    "CANONICAL_SCALE_BONE",
+    "HO3D_F_THRESHOLDS_M",
+    "M_TO_MM",
+    "Align",
+    "ArrayLike",
+    "auc_pck",
+    "evaluate_batch",
+    "f_score",
+    "f_score_prf",
+    "mpjpe",
+    "mpvpe",
+    "pa_mpjpe",
+    "pa_mpvpe",
+    "pck_curve",
+    "point_errors",
+    "procrustes_align",
+    "root_mpjpe",
+]
+
 #: HO-3D's F-score thresholds in metres (5 mm and 15 mm).
 HO3D_F_THRESHOLDS_M: tuple[float, float] = (0.005, 0.015)
-#: wrist -> middle1 bone in the canonical 21-joint order (HO-3D's ``align_sc_tr`` uses this bone;
-#: in HO-3D's own joint order it is joints (0, 4)).
-CANONICAL_SCALE_BONE: tuple[int, int] = (0, 9)
-_ALIGN_MODES = ("none", "root", "procrustes", "scale_translation")
 _CDIST_MAX_ELEMENTS = 1 << 24  # distance-matrix entries per chunk in f_score (128 MiB in float64)
-
-
-# --------------------------------------------------------------------------------------------
-# input handling
-# --------------------------------------------------------------------------------------------
-def _compute_dtype(tensors: Sequence[torch.Tensor]) -> torch.dtype:
-    """float64 if any tensor is float64, else float32 (half precision is not enough for SVD)."""
-    return torch.float64 if any(t.dtype == torch.float64 for t in tensors) else torch.float32
-
-
-def _as_tensors(arrays: Sequence[object], names: Sequence[str]) -> tuple[list[torch.Tensor], bool]:
-    """Convert inputs to one torch dtype/device. Returns (tensors, output_as_numpy)."""
-    tensors = [a for a in arrays if isinstance(a, torch.Tensor)]
-    as_numpy = not tensors
-    device = tensors[0].device if tensors else torch.device("cpu")
-    dtype = torch.float64 if as_numpy else _compute_dtype(tensors)
-    out: list[torch.Tensor] = []
-    for a, name in zip(arrays, names, strict=True):
-        if isinstance(a, torch.Tensor):
-            if a.device != device:
-                raise ValueError(
-                    f"{name} is on {a.device} but the other input is on {device}; "
-                    "move both to the same device first (e.g. `.to(device)`)."
-                )
-            out.append(a.to(dtype))
-        elif isinstance(a, (np.ndarray, list, tuple)):
-            arr = np.asarray(a, dtype=np.float64)
-            out.append(torch.as_tensor(arr, device=device).to(dtype))
-        else:
-            raise TypeError(
-                f"{name} must be a numpy array or a torch tensor of shape (..., P, 3) in metres, "
-                f"got {type(a).__name__}."
-            )
-    return out, as_numpy
-
-
-def _check_points(x: torch.Tensor, name: str) -> None:
-    """Raise if x is not a finite (..., P, 3) point set."""
-    if x.ndim < 2 or x.shape[-1] != 3:
-        raise ValueError(
-            f"{name} must have shape (..., P, 3) (P points with x, y, z in metres), got "
-            f"{tuple(x.shape)}; reshape it, e.g. `x.reshape(-1, P, 3)`."
-        )
-    if x.shape[-2] < 1:
-        raise ValueError(f"{name} has no points (shape {tuple(x.shape)}); expected P >= 1.")
-    if not bool(torch.isfinite(x).all()):
-        raise ValueError(
-            f"{name} contains NaN or inf; metrics need finite coordinates. Filter invalid "
-            "samples first (e.g. Dex-YCB frames with joint_3d == -1)."
-        )
-
-
-def _check_same_shape(pred: torch.Tensor, gt: torch.Tensor, what: str = "pred and gt") -> None:
-    if pred.shape != gt.shape:
-        raise ValueError(
-            f"{what} must have the same shape (..., P, 3), got {tuple(pred.shape)} and "
-            f"{tuple(gt.shape)}; check joint/vertex counts and batch sizes."
-        )
-
-
-def _prepare_pair(pred: ArrayLike, gt: ArrayLike) -> tuple[torch.Tensor, torch.Tensor, bool]:
-    """Convert, validate and return (pred, gt, output_as_numpy); both (..., P, 3)."""
-    (p, g), as_numpy = _as_tensors([pred, gt], ["pred", "gt"])
-    _check_points(p, "pred")
-    _check_points(g, "gt")
-    _check_same_shape(p, g)
-    return p, g, as_numpy
-
-
-def _finish(x: torch.Tensor, as_numpy: bool) -> ArrayLike:
-    """Return x as NumPy (scalar np.float64 when 0-d) or as the tensor itself."""
-    if not as_numpy:
-        return x
-    arr = x.detach().cpu().numpy()
-    return arr[()] if arr.ndim == 0 else arr
-
-
-def _reduce(per_sample: torch.Tensor, reduce: bool) -> torch.Tensor:
-    return per_sample.mean() if reduce else per_sample
-
-
-# --------------------------------------------------------------------------------------------
-# alignment
-# --------------------------------------------------------------------------------------------
-def _umeyama_align(
-    pred: torch.Tensor, gt: torch.Tensor, allow_reflection: bool, scale: bool
-) -> torch.Tensor:
-    """Similarity (or rigid, scale=False) least-squares alignment of pred onto gt.
-
-    Minimises sum_i |s R p_i + t - g_i|^2 (Umeyama 1991). pred, gt: (..., P, 3) -> (..., P, 3).
-    """
-    n_pts = pred.shape[-2]
-    mu_p = pred.mean(dim=-2, keepdim=True)  # (..., 1, 3)
-    mu_g = gt.mean(dim=-2, keepdim=True)  # (..., 1, 3)
-    x = pred - mu_p  # (..., P, 3)
-    y = gt - mu_g  # (..., P, 3)
-    cov = y.transpose(-1, -2) @ x / n_pts  # (..., 3, 3) = mean_i y_i x_i^T
-    u, d, vh = torch.linalg.svd(cov)  # u, vh: (..., 3, 3); d: (..., 3)
-    sign = torch.ones_like(d)  # (..., 3)
-    if not allow_reflection:
-        det = torch.linalg.det(u) * torch.linalg.det(vh)  # (...,) = +-1
-        sign[..., 2] = torch.where(det < 0, -1.0, 1.0).to(d.dtype)
-    rot = (u * sign.unsqueeze(-2)) @ vh  # (..., 3, 3) = U diag(sign) V^T
-    if scale:
-        var_x = (x**2).sum(dim=(-2, -1)) / n_pts  # (...,)
-        trace = (d * sign).sum(dim=-1)  # (...,)
-        safe = torch.where(var_x > 0, var_x, torch.ones_like(var_x))
-        s = torch.where(var_x > 0, trace / safe, torch.zeros_like(var_x))  # collapsed pred -> 0
-    else:
-        s = torch.ones(pred.shape[:-2], dtype=pred.dtype, device=pred.device)
-    return s[..., None, None] * (x @ rot.transpose(-1, -2)) + mu_g  # (..., P, 3)
-
-
-def _root_align(pred: torch.Tensor, gt: torch.Tensor, root_index: int) -> torch.Tensor:
-    """Translate pred so pred[root] == gt[root]. (..., P, 3) -> (..., P, 3)."""
-    _check_index(root_index, pred.shape[-2], "root_index")
-    r = slice(root_index, root_index + 1)
-    return pred - pred[..., r, :] + gt[..., r, :]
-
-
-def _scale_translation_align(
-    pred: torch.Tensor, gt: torch.Tensor, root_index: int, scale_bone: tuple[int, int]
-) -> torch.Tensor:
-    """HO-3D's ``align_sc_tr``: rescale pred so its scale bone has the GT length, then move its
-    root onto the GT root. A zero-length predicted bone leaves the scale unchanged."""
-    a, b = scale_bone
-    for i, nm in ((a, "scale_bone[0]"), (b, "scale_bone[1]")):
-        _check_index(i, pred.shape[-2], nm)
-    len_p = (pred[..., b, :] - pred[..., a, :]).norm(dim=-1)  # (...,)
-    len_g = (gt[..., b, :] - gt[..., a, :]).norm(dim=-1)  # (...,)
-    safe = torch.where(len_p > 0, len_p, torch.ones_like(len_p))
-    factor = torch.where(len_p > 0, len_g / safe, torch.ones_like(len_p))  # (...,)
-    return _root_align(pred * factor[..., None, None], gt, root_index)
-
-
-def _check_index(i: int, n: int, name: str) -> None:
-    if not -n <= i < n:
-        raise ValueError(f"{name}={i} is out of range for {n} points; use 0..{n - 1}.")
-
-
-def _align(
-    pred: torch.Tensor,
-    gt: torch.Tensor,
-    align: str,
-    root_index: int,
-    allow_reflection: bool,
-    scale_bone: tuple[int, int],
-) -> torch.Tensor:
-    """Dispatch on the alignment mode. (..., P, 3) -> (..., P, 3)."""
-    if align == "none":
-        return pred
-    if align == "root":
-        return _root_align(pred, gt, root_index)
-    if align == "procrustes":
-        return _umeyama_align(pred, gt, allow_reflection, scale=True)
-    if align == "scale_translation":
-        return _scale_translation_align(pred, gt, root_index, scale_bone)
-    raise ValueError(f"align={align!r} is not a known alignment; use one of {_ALIGN_MODES}.")
-
-
-def procrustes_align(
-    pred: ArrayLike, gt: ArrayLike, allow_reflection: bool = False, scale: bool = True
-) -> ArrayLike:
-    """Align ``pred`` onto ``gt`` with the least-squares similarity transform (Umeyama).
-
-    Finds s, R, t minimising ``sum_i |s R pred_i + t - gt_i|^2`` independently for every sample.
-
-    Args:
-        pred, gt: (..., P, 3) points in metres (NumPy or torch; same shape).
-        allow_reflection: False (default) forces det R = +1, as HandOccNet's own evaluation does.
-            True allows det R = -1, matching HO-3D's official ``eval.py`` (scipy
-            ``orthogonal_procrustes``) and Dex-YCB's official toolkit.
-        scale: False fits rotation and translation only (s = 1).
-
-    Returns:
-        (..., P, 3) aligned prediction in metres, same type as the input. A prediction whose
-        points all coincide gets s = 0 (it collapses onto the GT centroid).
-    """
-    p, g, as_numpy = _prepare_pair(pred, gt)
-    return _finish(_umeyama_align(p, g, allow_reflection, scale), as_numpy)
 
 
 # --------------------------------------------------------------------------------------------
 # errors
 # --------------------------------------------------------------------------------------------
-def _point_errors_mm(
-    pred: torch.Tensor,
-    gt: torch.Tensor,
-    align: str,
-    root_index: int,
-    allow_reflection: bool,
-    scale_bone: tuple[int, int],
-) -> torch.Tensor:
-    """Per-point Euclidean error in mm after alignment. (..., P, 3) -> (..., P)."""
-    aligned = _align(pred, gt, align, root_index, allow_reflection, scale_bone)
-    return (aligned - gt).norm(dim=-1) * M_TO_MM
 
 
 def point_errors(
@@ -249,9 +94,9 @@ def point_errors(
     scale_bone: tuple[int, int] = CANONICAL_SCALE_BONE,
 ) -> ArrayLike:
     """Per-point errors in **mm** after the chosen alignment: (..., P, 3) metres -> (..., P) mm."""
-    p, g, as_numpy = _prepare_pair(pred, gt)
-    err = _point_errors_mm(p, g, align, root_index, allow_reflection, scale_bone)
-    return _finish(err, as_numpy)
+    p, g, as_numpy = prepare_pair(pred, gt)
+    err = point_errors_mm(p, g, align, root_index, allow_reflection, scale_bone)
+    return as_input_type(err, as_numpy)
 
 
 def mpjpe(
@@ -279,9 +124,9 @@ def mpjpe(
     Returns:
         Error in millimetres, same type as the input.
     """
-    p, g, as_numpy = _prepare_pair(pred, gt)
-    err = _point_errors_mm(p, g, align, root_index, allow_reflection, scale_bone)  # (..., J)
-    return _finish(_reduce(err.mean(dim=-1), reduce), as_numpy)
+    p, g, as_numpy = prepare_pair(pred, gt)
+    err = point_errors_mm(p, g, align, root_index, allow_reflection, scale_bone)  # (..., J)
+    return as_input_type(reduce_samples(err.mean(dim=-1), reduce), as_numpy)
 
 
 def pa_mpjpe(
@@ -318,18 +163,18 @@ def mpvpe(
         allow_reflection: only for "procrustes"; see :func:`procrustes_align`.
         reduce: True -> scalar mean; False -> per-sample (...,).
     """
-    p, g, as_numpy = _prepare_pair(pred, gt)
+    p, g, as_numpy = prepare_pair(pred, gt)
     if align == "root":
         p = _shift_by_roots(p, pred_root, gt_root)
     elif align in ("none", "procrustes"):
-        p = _align(p, g, align, 0, allow_reflection, CANONICAL_SCALE_BONE)
+        p = align_points(p, g, align, 0, allow_reflection, CANONICAL_SCALE_BONE)
     else:
         raise ValueError(
             f"align={align!r} is not available for vertices; use 'none', 'root' (with pred_root "
             "and gt_root joints) or 'procrustes'."
         )
     err = (p - g).norm(dim=-1) * M_TO_MM  # (..., V)
-    return _finish(_reduce(err.mean(dim=-1), reduce), as_numpy)
+    return as_input_type(reduce_samples(err.mean(dim=-1), reduce), as_numpy)
 
 
 def _shift_by_roots(
@@ -341,7 +186,7 @@ def _shift_by_roots(
             "align='root' for vertices needs pred_root and gt_root (the root joints, (..., 3) in "
             "metres), e.g. pred_root=pred_joints[..., 0, :]."
         )
-    (pr, gr), _ = _as_tensors([pred_root, gt_root], ["pred_root", "gt_root"])
+    (pr, gr), _ = as_tensors([pred_root, gt_root], ["pred_root", "gt_root"])
     pr, gr = pr.to(verts), gr.to(verts)
     if pr.shape != verts.shape[:-2] + (3,) or gr.shape != pr.shape:
         raise ValueError(
@@ -402,9 +247,9 @@ def f_score_prf(
     Returns:
         (f, precision, recall), each per sample (...,), fractions in [0, 1].
     """
-    (p, g), as_numpy = _as_tensors([pred_pts, gt_pts], ["pred_pts", "gt_pts"])
-    _check_points(p, "pred_pts")
-    _check_points(g, "gt_pts")
+    (p, g), as_numpy = as_tensors([pred_pts, gt_pts], ["pred_pts", "gt_pts"])
+    check_points(p, "pred_pts")
+    check_points(g, "gt_pts")
     if p.shape[:-2] != g.shape[:-2]:
         raise ValueError(
             f"pred_pts and gt_pts must share their leading (batch) dims, got {tuple(p.shape)} "
@@ -418,7 +263,11 @@ def f_score_prf(
     total = precision + recall
     safe = torch.where(total > 0, total, torch.ones_like(total))
     f = torch.where(total > 0, 2 * precision * recall / safe, torch.zeros_like(total))
-    return _finish(f, as_numpy), _finish(precision, as_numpy), _finish(recall, as_numpy)
+    return (
+        as_input_type(f, as_numpy),
+        as_input_type(precision, as_numpy),
+        as_input_type(recall, as_numpy),
+    )
 
 
 def _check_threshold(threshold_m: float) -> None:
@@ -439,83 +288,6 @@ def f_score(pred_pts: ArrayLike, gt_pts: ArrayLike, threshold_m: float) -> Array
 # --------------------------------------------------------------------------------------------
 # PCK and AUC
 # --------------------------------------------------------------------------------------------
-def _thresholds_mm(max_mm: float, steps: int, like: torch.Tensor) -> torch.Tensor:
-    """(T,) evenly spaced thresholds from 0 to max_mm inclusive."""
-    if steps < 2 or not max_mm > 0:
-        raise ValueError(f"need steps >= 2 and max_mm > 0, got steps={steps}, max_mm={max_mm}.")
-    return torch.linspace(0.0, float(max_mm), steps, dtype=like.dtype, device=like.device)
-
-
-def pck_curve(
-    pred: ArrayLike,
-    gt: ArrayLike,
-    max_mm: float = 50.0,
-    steps: int = 100,
-    align: Align = "none",
-    allow_reflection: bool = False,
-    root_index: int = 0,
-    per_keypoint: bool = False,
-) -> tuple[ArrayLike, ArrayLike]:
-    """3D PCK curve: share of samples whose point error (mm) is <= each threshold.
-
-    Args:
-        pred, gt: (..., P, 3) metres; all leading dims are pooled as samples.
-        max_mm, steps: thresholds ``linspace(0, max_mm, steps)`` in mm (HO-3D / Dex-YCB: 0-50 mm,
-            100 steps).
-        align: alignment before measuring (see :func:`mpjpe`).
-        per_keypoint: True -> (P, T) curve per keypoint; False -> (T,) averaged over keypoints.
-
-    Returns:
-        (thresholds_mm (T,), pck (T,) or (P, T)), same type as the input.
-    """
-    p, g, as_numpy = _prepare_pair(pred, gt)
-    err = _point_errors_mm(p, g, align, root_index, allow_reflection, CANONICAL_SCALE_BONE)
-    thr = _thresholds_mm(max_mm, steps, err)  # (T,)
-    err = err.reshape(-1, err.shape[-1])  # (S, P)
-    pck = (err.unsqueeze(-1) <= thr).to(err.dtype).mean(dim=0)  # (P, T)
-    if not per_keypoint:
-        pck = pck.mean(dim=0)  # (T,)
-    return _finish(thr, as_numpy), _finish(pck, as_numpy)
-
-
-def _auc_per_sample(err_mm: torch.Tensor, max_mm: float, steps: int) -> torch.Tensor:
-    """Per-sample AUC contribution: (..., P) mm -> (...,) in [0, 1].
-
-    Trapezoid rule over the thresholds, normalised by max_mm, per keypoint, then averaged. The
-    mean of these values over samples equals the pooled AUC exactly (PCK and the trapezoid rule
-    are linear in the samples).
-    """
-    thr = _thresholds_mm(max_mm, steps, err_mm)  # (T,)
-    hit = (err_mm.unsqueeze(-1) <= thr).to(err_mm.dtype)  # (..., P, T)
-    area = torch.trapezoid(hit, thr, dim=-1) / float(max_mm)  # (..., P)
-    return area.mean(dim=-1)  # (...,)
-
-
-def auc_pck(
-    pred: ArrayLike,
-    gt: ArrayLike,
-    max_mm: float = 50.0,
-    steps: int = 100,
-    align: Align = "none",
-    allow_reflection: bool = False,
-    root_index: int = 0,
-    reduce: bool = True,
-) -> ArrayLike:
-    """Area under the 3D PCK curve over 0-``max_mm`` mm, normalised to [0, 1].
-
-    HO-3D / Dex-YCB protocol: 100 thresholds over 0-50 mm, trapezoid rule, per keypoint, then
-    averaged over keypoints. (HO-3D's ``eval.py`` calls ``np.trapz``, which NumPy 2.4 removed;
-    the replacement is ``np.trapezoid``; here ``torch.trapezoid`` computes the same thing.)
-
-    Args:
-        pred, gt: (..., P, 3) metres.
-        align: alignment before measuring; HO-3D's AUC_J / AUC_V tables use "procrustes".
-        reduce: True -> AUC over all samples (scalar); False -> per-sample contributions (...,)
-            whose mean is that AUC.
-    """
-    p, g, as_numpy = _prepare_pair(pred, gt)
-    err = _point_errors_mm(p, g, align, root_index, allow_reflection, CANONICAL_SCALE_BONE)
-    return _finish(_reduce(_auc_per_sample(err, max_mm, steps), reduce), as_numpy)
 
 
 # --------------------------------------------------------------------------------------------
@@ -565,23 +337,21 @@ def evaluate_batch(
                     f_thresholds_m,
                 )
             )
-    return {k: _finish(v.detach(), as_numpy) for k, v in rec.items()}
+    return {k: as_input_type(v.detach(), as_numpy) for k, v in rec.items()}
 
 
 def _joint_records(
     pred: ArrayLike, gt: ArrayLike, root_index: int, allow_reflection: bool
 ) -> tuple[dict[str, torch.Tensor], bool]:
     """Joint metrics per sample, each (...,)."""
-    p, g, as_numpy = _prepare_pair(pred, gt)
-    _check_index(root_index, p.shape[-2], "root_index")
-    err_pa = _point_errors_mm(
-        p, g, "procrustes", root_index, allow_reflection, CANONICAL_SCALE_BONE
-    )
+    p, g, as_numpy = prepare_pair(pred, gt)
+    check_index(root_index, p.shape[-2], "root_index")
+    err_pa = point_errors_mm(p, g, "procrustes", root_index, allow_reflection, CANONICAL_SCALE_BONE)
     rec = {
         "mpjpe": ((p - g).norm(dim=-1) * M_TO_MM).mean(dim=-1),
-        "root_mpjpe": (((_root_align(p, g, root_index) - g).norm(dim=-1)) * M_TO_MM).mean(dim=-1),
+        "root_mpjpe": (((root_align(p, g, root_index) - g).norm(dim=-1)) * M_TO_MM).mean(dim=-1),
         "pa_mpjpe": err_pa.mean(dim=-1),
-        "auc_j": _auc_per_sample(err_pa, 50.0, 100),
+        "auc_j": auc_per_sample(err_pa, 50.0, 100),
     }
     return rec, as_numpy
 
@@ -596,24 +366,24 @@ def _vertex_records(
     f_thresholds_m: Sequence[float],
 ) -> dict[str, torch.Tensor]:
     """Vertex metrics per sample, each (...,)."""
-    (pv, gv, pj, gj), _ = _as_tensors(
+    (pv, gv, pj, gj), _ = as_tensors(
         [pred_v, gt_v, pred_j, gt_j], ["pred_verts", "gt_verts", "pred_joints", "gt_joints"]
     )
     for x, nm in ((pv, "pred_verts"), (gv, "gt_verts")):
-        _check_points(x, nm)
-    _check_same_shape(pv, gv, "pred_verts and gt_verts")
+        check_points(x, nm)
+    check_same_shape(pv, gv, "pred_verts and gt_verts")
     if pv.shape[:-2] != pj.shape[:-2]:
         raise ValueError(
             f"vertices {tuple(pv.shape)} and joints {tuple(pj.shape)} must share batch dims."
         )
     shift = (gj[..., root_index, :] - pj[..., root_index, :]).unsqueeze(-2)  # (..., 1, 3)
-    aligned = _umeyama_align(pv, gv, allow_reflection, scale=True)  # (..., V, 3)
+    aligned = umeyama_align(pv, gv, allow_reflection, scale=True)  # (..., V, 3)
     err_pa = (aligned - gv).norm(dim=-1) * M_TO_MM  # (..., V)
     rec = {
         "mpvpe": ((pv - gv).norm(dim=-1) * M_TO_MM).mean(dim=-1),
         "root_mpvpe": ((pv + shift - gv).norm(dim=-1) * M_TO_MM).mean(dim=-1),
         "pa_mpvpe": err_pa.mean(dim=-1),
-        "auc_v": _auc_per_sample(err_pa, 50.0, 100),
+        "auc_v": auc_per_sample(err_pa, 50.0, 100),
     }
     for th in f_thresholds_m:
         rec[f"f{th * M_TO_MM:g}"] = f_score_prf(aligned, gv, th)[0]

@@ -59,12 +59,8 @@ from handoccnet_lite.data.dataset import (
     augment_sample,
     sample_augmentation,
 )
-from handoccnet_lite.data.realsets import (
-    DatasetRootError,
-    RealHandDataset,
-    opengl_to_opencv_points,
-    opengl_to_opencv_root,
-)
+from handoccnet_lite.data.frames import opengl_to_opencv_points, opengl_to_opencv_root
+from handoccnet_lite.data.realsets import DatasetRootError, RealHandDataset
 from handoccnet_lite.data.viz import (
     LEVEL_BINS,
     occlusion_levels_figure,

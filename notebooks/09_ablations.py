@@ -45,7 +45,6 @@ RESULTS = ""  # empty: the committed results/cpu_ablation/ of the repository
 # %%
 import dataclasses
 import os
-import re
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -54,9 +53,10 @@ import seaborn as sns
 import torch
 from IPython.display import Image, display
 
-from handoccnet_lite import stats
+from handoccnet_lite import narrative, occlusion, stats
 from handoccnet_lite.engine import evaluate as ev
-from handoccnet_lite.engine.ablation import HEADLINE, HIGHER_IS_BETTER, Ablation
+from handoccnet_lite.engine.ablation import Ablation
+from handoccnet_lite.engine.ablation_report import HEADLINE, HIGHER_IS_BETTER
 from handoccnet_lite.engine.profiles import (
     BASELINE_VARIANT,
     PROFILES,
@@ -231,24 +231,14 @@ print(table.to_string())
 
 
 # %%
-def mean_pose_pa_mpjpe(folder: Path) -> float | None:
-    """The mean-pose baseline's PA-MPJPE (mm) from mean_pose.json, else from report.md."""
-    if (folder / "mean_pose.json").is_file():
-        return float(pd.read_json(folder / "mean_pose.json", typ="series")["pa_mpjpe"])
-    text = (folder / "report.md").read_text() if (folder / "report.md").is_file() else ""
-    found = re.search(r"Mean-pose baseline[^:]*: PA-MPJPE ([0-9.]+) mm", text)
-    return float(found.group(1)) if found else None
-
-
-def mean_hand_pa_mpjpe(folder: Path) -> float | None:
-    """The mean-hand baseline's PA-MPJPE (mm; average articulation, notebook 07), if recorded."""
-    if (folder / "mean_hand.json").is_file():
-        return float(pd.read_json(folder / "mean_hand.json", typ="series")["pa_mpjpe"])
-    return None
-
-
-BASE_PA = mean_pose_pa_mpjpe(RESULTS_DIR if HAVE_RESULTS else out_dir)
-HAND_PA = mean_hand_pa_mpjpe(RESULTS_DIR if HAVE_RESULTS else out_dir)
+# the constant baselines of this folder (mean_pose.json / mean_hand.json, else report.md):
+# fitted on the ablation's own training set, scored on the same test images as the variants
+BASELINES = {
+    name: narrative.read_baseline(RESULTS_DIR if HAVE_RESULTS else out_dir, name)
+    for name in ("mean pose", "mean hand")
+}
+BASE_PA = BASELINES["mean pose"]["pa_mpjpe"] if BASELINES["mean pose"] else None
+HAND_PA = BASELINES["mean hand"]["pa_mpjpe"] if BASELINES["mean hand"] else None
 best = wide["pa_mpjpe"].idxmin()
 if BASE_PA is None:
     BEATS_BASELINE = None
@@ -286,8 +276,12 @@ if BASE_PA is not None:
     ax.axhline(BASE_PA, color="tab:red", ls="--", lw=1, label=f"mean pose ({BASE_PA:.1f} mm)")
 if HAND_PA is not None:
     ax.axhline(HAND_PA, color="tab:orange", ls="--", lw=1, label=f"mean hand ({HAND_PA:.1f} mm)")
-ax.legend(fontsize=8, ncol=2)
-ax.set(ylabel="PA-MPJPE (mm)", title=f"{SOURCE}: mean and 95% t interval over seeds")
+ax.legend(fontsize=8, ncol=2, title="dots: one seed each; references", title_fontsize=8)
+ax.set(
+    xlabel="variant (what the head changes, section 1)",
+    ylabel="PA-MPJPE (mm)",
+    title=f"{SOURCE}: mean and 95% t-interval over seeds (as the table)",
+)
 save_figure(fig, "09_ablation_pa_mpjpe")
 plt.show()
 
@@ -341,6 +335,7 @@ ax.axvline(0, color="tab:red", lw=1)
 ax.set_yticks(range(len(pa)), pa["a"])
 ax.set(
     xlabel="PA-MPJPE difference to official (mm; < 0: variant better)",
+    ylabel="variant",
     title=f"{SOURCE}: paired difference, 95% CI over seeds",
 )
 save_figure(fig, "09_ablation_paired")
@@ -351,22 +346,30 @@ plt.show()
 #
 # The paper's claim is about occlusion, so the interesting question is whether a difference grows
 # with the fraction of the hand that is hidden. That needs the per-image records
-# (`per_sample.csv`). The figure shows, per variant, PA-MPJPE per occlusion bin (mean and 95%
-# interval over the test images of all seeds).
+# (`per_sample.csv`). Two traps, and what `handoccnet_lite.occlusion` does about them:
+# - **Sparse bins.** The test split holds few images at some occlusion levels (one image above
+#   70 %, three between 30 and 40 %): a mean over one image is not a curve point. Bins with fewer
+#   than `occlusion.MIN_IMAGES_PER_BIN` images are merged with a neighbour, and every bin shows
+#   its number of images.
+# - **Seeds are not images.** The three seeds of a variant score the *same* test images; pooling
+#   them would count each image three times and make the interval about √3 too narrow. Each
+#   image's error is first averaged over the seeds, then the interval is the 95% Student-t
+#   interval over the images of the bin. It measures how well the bin's images pin the mean
+#   down; the seed-to-seed spread is in the tables above.
 
 # %%
 per_sample_path = (RESULTS_DIR if HAVE_RESULTS else out_dir) / "per_sample.csv"
 per_sample = pd.read_csv(per_sample_path) if per_sample_path.is_file() else None
 if per_sample is not None:
-    curve = ev.occlusion_curve(per_sample, "pa_mpjpe", by="variant")
-    print(f"{SOURCE}: PA-MPJPE (mm) by occlusion bin, mean over test images and seeds")
-    print(
-        curve.pivot(index="occlusion_bin", columns="variant", values="pa_mpjpe")[order]
-        .round(2)
-        .to_string()
-    )
+    curve = occlusion.occlusion_table(per_sample, "pa_mpjpe", by="variant")
+    print(f"{SOURCE}: PA-MPJPE (mm) by occlusion bin; {occlusion.interval_note(curve)}")
+    print(curve.pivot(index="occlusion_bin", columns="variant", values="mean")[order].round(2))
+    counts = curve.drop_duplicates("occlusion_bin").set_index("occlusion_bin")["n_images"]
+    print("test images per bin:", counts.to_dict())
     fig = ev.plot_vs_occlusion(per_sample, "pa_mpjpe", hue="variant")
-    fig.axes[0].set_title(f"{SOURCE}: PA-MPJPE vs occlusion (95% CI over images)", fontsize=9)
+    fig.axes[0].set_title(
+        f"{SOURCE}: PA-MPJPE vs occlusion\n{occlusion.interval_note(curve)}", fontsize=9
+    )
     save_figure(fig, "09_ablation_vs_occlusion")
     plt.show()
 elif (FIGURES_DIR / "ablation_vs_occlusion.png").is_file():
@@ -392,70 +395,50 @@ if per_sample is not None and {"fit_softmax", BASELINE_VARIANT} <= set(per_sampl
 # %% [markdown]
 # ## 5. Conclusions, computed
 #
-# The sentences below are generated from the paired intervals above. A difference is called
-# detectable only when its 95% interval excludes 0; with a few seeds that needs a large and
-# consistent effect, so "not detectable" is the expected answer for small effects and does not
-# mean "no effect".
-
+# The sentences below are generated (`handoccnet_lite.narrative`, unit-tested) from the
+# intervals above, for both accuracy measures that were computed: **PA-MPJPE** (after
+# similarity Procrustes: the articulation only) and **MPJPE** (root-aligned: the global
+# orientation counts too). A difference is called detectable only when its 95% interval
+# excludes 0; with a few seeds that needs a large and consistent effect, so "not detectable" is
+# the expected answer for small effects and does not mean "no effect".
 
 # %%
-def sentence(r: pd.Series) -> str:
-    """One line for a paired result: direction, size, interval, and whether it excludes 0."""
-    unit = "" if r["value"] in HIGHER_IS_BETTER else " mm"
-    excl = r["ci_low"] > 0 or r["ci_high"] < 0
-    head = f"{r['a']} vs official, {r['value']}: {r['mean_diff']:+.3f}{unit} "
-    ci = f"(95% CI {r['ci_low']:+.3f} to {r['ci_high']:+.3f}, {r['n']} seeds)"
-    if not excl:
-        return head + ci + ": the interval includes 0, no detectable difference."
-    winner = "official" if r["better"] == "b" else r["a"]
-    return head + ci + f": the interval excludes 0, {winner} is better."
-
-
 print(f"Source: {SOURCE}.")
+CONCLUDE = ("pa_mpjpe", "mpjpe")
+for metric in [m for m in CONCLUDE if m in runs]:
+    print()
+    by_variant = summary[summary["metric"] == metric].set_index("variant").loc[order]
+    for name, base in BASELINES.items():
+        if base is not None and metric in base:
+            head, lines = narrative.baseline_verdicts(
+                by_variant.reset_index(), base[metric], name, metric
+            )
+            print(head)
+            for line in lines:
+                print("   ", line)
+    rows = paired[paired["value"] == metric].to_dict("records")
+    print(narrative.paired_headline(rows, metric))
+    for r in rows:
+        print(" -", narrative.paired_sentence(r))
 if BEATS_BASELINE is False:
     print(
-        f" ! No variant beats the mean-pose baseline ({BASE_PA:.2f} mm PA-MPJPE): the comparisons "
-        "below are between models that have not learned to use the image, so they cannot answer "
+        f"\n ! No variant beats the mean-pose baseline ({BASE_PA:.2f} mm PA-MPJPE): the comparisons "
+        "above are between models that have not learned to use the image, so they cannot answer "
         "the paper's questions about occlusion, whatever their intervals say."
     )
-for _, r in pa.iterrows():
-    print(" -", sentence(r))
 gate = pa.set_index("a").loc["fit_softmax"] if "fit_softmax" in set(pa["a"]) else None
-if gate is not None:
-    excl = gate["ci_low"] > 0 or gate["ci_high"] < 0
-    if not HAVE_RESULTS:
-        answer = "not answered: only the smoke test ran (no committed results)."
-    elif BEATS_BASELINE is False:
-        answer = "not answered at this budget: no variant beats the mean pose (see above)."
-    elif not excl:
-        answer = (
-            "not detectable at this budget: the softmax-only FIT and the softmax x sigmoid "
-            "FIT are within each other's noise on PA-MPJPE."
-        )
-    elif gate["mean_diff"] > 0:
-        answer = (
-            f"yes at this budget: removing the gate costs {gate['mean_diff']:.2f} mm "
-            "PA-MPJPE, and the interval excludes 0."
-        )
-    else:
-        answer = (
-            f"no, the opposite at this budget: the softmax-only FIT is "
-            f"{-gate['mean_diff']:.2f} mm better, and the interval excludes 0."
-        )
-    print(f"\nDoes the sigmoid scaling help (fit_softmax vs official)? {answer}")
+answer = narrative.gate_answer(gate, HAVE_RESULTS, BEATS_BASELINE)
+print(f"\nDoes the sigmoid scaling help (fit_softmax vs official, PA-MPJPE)? {answer}")
 if heavy_pair is not None and HAVE_RESULTS:
-    excl = heavy_pair.ci_low > 0 or heavy_pair.ci_high < 0
+    excl = narrative.excludes(heavy_pair.ci_low, heavy_pair.ci_high)
     print(
         f"On images >= {HEAVY:.0%} occluded the same difference (fit_softmax - official; > 0: the "
         f"gate helps) is {heavy_pair.mean_diff:+.2f} mm "
         f"(95% CI {heavy_pair.ci_low:+.2f} to {heavy_pair.ci_high:+.2f}): "
         + ("excludes 0." if excl else "includes 0.")
     )
-n_tests = len(pa)
-print(
-    f"{n_tests} comparisons, each at 95%: even with no real effect anywhere, the chance that at "
-    f"least one interval excludes 0 is 1 - 0.95^{n_tests} = {1 - 0.95**n_tests:.0%} (if independent)."
-)
+n_tests = int(paired["value"].isin(CONCLUDE).sum())
+print(narrative.chance_of_false_alarm(n_tests))
 run_profile = str(runs["profile"].iloc[0])
 preset_name = get_profile(run_profile).preset if run_profile in PROFILES else profile.preset
 protocol = str(runs["protocol"].iloc[0])
@@ -471,8 +454,10 @@ print(
 # - The ablation grid is one call (`Ablation(profile, out_dir).run()`); its folder holds one run
 #   per variant and seed, and tidy tables (`runs.csv`, `summary.csv`, `paired.csv`).
 # - Means over seeds carry Student-t intervals; comparisons are paired by seed; the conclusion
-#   lines are computed from the intervals, including "no detectable difference" when that is
-#   what the numbers say.
+#   lines are computed from the intervals, for PA-MPJPE and MPJPE, including "no detectable
+#   difference" when that is what the numbers say.
+# - Accuracy by occlusion needs bins with enough images and intervals over images (seeds
+#   averaged per image), not over image × seed records.
 # - The mini-ablation of quick mode is a smoke test; only the committed CPU ablation (or a full
 #   run) can answer the questions, and only for its own setting.
 #

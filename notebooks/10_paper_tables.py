@@ -45,7 +45,6 @@ RELEASE_DEXYCB = ""  # the authors' Dex-YCB checkpoint; empty: skip
 
 # %%
 import os
-import re
 from pathlib import Path
 
 import numpy as np
@@ -54,7 +53,7 @@ import torch
 from IPython.display import Markdown, display
 from torch.utils.data import DataLoader
 
-from handoccnet_lite import stats, tables
+from handoccnet_lite import narrative, stats, table_format, tables
 from handoccnet_lite.doctor import find_mano_file
 from handoccnet_lite.utils import REPO_ROOT, resolve_device
 
@@ -69,7 +68,7 @@ def show(df: pd.DataFrame, caption: str) -> None:
     """A table rendered as Markdown (stored as text/markdown by headless runs); the long
     `reference` column is printed once per table instead (`table_info(name).source`)."""
     df = df.drop(columns=["reference"], errors="ignore")
-    display(Markdown(f"**{caption}**\n\n" + tables.to_markdown(df, floatfmt=".4g")))
+    display(Markdown(f"**{caption}**\n\n" + table_format.to_markdown(df, floatfmt=".4g")))
 
 
 # %% [markdown]
@@ -199,16 +198,17 @@ if HAVE_OURS:
         f"{paper['pa_mpjpe']:.1f} mm on {paper['dataset']}. Different images, hands, sizes, "
         "budgets and evaluation sets: this difference is not a comparison of methods."
     )
-    report = (
-        (RESULTS_DIR / "report.md").read_text() if (RESULTS_DIR / "report.md").is_file() else ""
-    )
-    found = re.search(r"Mean-pose baseline: PA-MPJPE ([0-9.]+) mm", report)
-    if found:
-        base = float(found.group(1))
-        relation = "beats" if ours["pa_mpjpe"] < base else "does NOT beat"
+    print("The meaningful references for our row are the constant baselines of the same run:")
+    for name in ("mean pose", "mean hand"):
+        base = narrative.read_baseline(RESULTS_DIR, name)
+        if base is None:
+            print(f"  {name}: not recorded in {RESULTS_DIR}, no comparison.")
+            continue
+        label = narrative.baseline_label(
+            name, "the ablation's training set", f"the same {tables.DATASET_SYNTHOCC} test images"
+        )
         print(
-            f"The meaningful reference for our row is the mean-pose baseline on the same SynthOcc "
-            f"test images ({base:.2f} mm, from report.md): our row {relation} it."
+            "  " + narrative.versus_baseline("our row", ours["pa_mpjpe"], base["pa_mpjpe"], label)
         )
 else:
     print("No row of ours: nothing to read.")

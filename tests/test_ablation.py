@@ -11,8 +11,15 @@ import pandas as pd
 import pytest
 
 from handoccnet_lite.config import preset
-from handoccnet_lite.engine import ablation
-from handoccnet_lite.engine.profiles import PROFILES, DataSpec, get_profile
+from handoccnet_lite.engine import (
+    ablation,
+    ablation_figures,
+    ablation_report,
+    features,
+    profile_data,
+)
+from handoccnet_lite.engine.overrides import apply_overrides
+from handoccnet_lite.engine.profiles import PROFILES, DataSpec, get_profile, variant_config
 
 
 def mini_profile():
@@ -32,19 +39,19 @@ def mini_profile():
 
 def test_apply_overrides_and_variants() -> None:
     base = preset("tiny")
-    cfg = ablation.apply_overrides(base, {"fit.attention": "softmax", "use_set": False})
+    cfg = apply_overrides(base, {"fit.attention": "softmax", "use_set": False})
     assert cfg.fit.attention == "softmax" and not cfg.use_set and cfg.set == base.set
-    assert ablation.variant_config(base, "supplement").fit.variant == "supplement"
+    assert variant_config(base, "supplement").fit.variant == "supplement"
     with pytest.raises(ValueError, match="Unknown config key 'fit.nope'"):
-        ablation.apply_overrides(base, {"fit.nope": 1})
+        apply_overrides(base, {"fit.nope": 1})
     with pytest.raises(ValueError, match="Unknown variant"):
-        ablation.variant_config(base, "no_gate")
+        variant_config(base, "no_gate")
     assert set(PROFILES) == {"quick", "cpu", "gpu"}
     # input_size resizes: the token grid and both transformers follow; the depth goes first
-    small = ablation.apply_overrides(preset("lite"), {"hourglass_depth": 3, "input_size": 64})
+    small = apply_overrides(preset("lite"), {"hourglass_depth": 3, "input_size": 64})
     assert (small.input_size, small.grid, small.fit.grid, small.set.grid) == (64, 8, 8, 8)
     with pytest.raises(ValueError, match="hourglass_depth"):
-        ablation.apply_overrides(preset("lite"), {"input_size": 64})  # depth 4 needs grid 16
+        apply_overrides(preset("lite"), {"input_size": 64})  # depth 4 needs grid 16
 
 
 def test_ablation_runs_then_skips_finished_runs(tmp_path: Path) -> None:
@@ -58,7 +65,7 @@ def test_ablation_runs_then_skips_finished_runs(tmp_path: Path) -> None:
         for name in ("config.json", "log.csv", "model.pt", "metrics.json"):
             assert (run / name).is_file(), run / name
         assert not (run / "checkpoint.pt").exists()  # a finished run keeps model.pt only
-    feats = ablation.FeatureDataset.load(out / "features" / "train.pt")
+    feats = features.FeatureDataset.load(out / "features" / "train.pt")
     assert len(feats) == 48  # 24 samples x 2 augmented copies
     assert feats[0]["feat"].shape == (32, 8, 8)  # (C, G, G) of the tiny preset
     per_sample = pd.read_csv(out / "per_sample.csv")
@@ -78,7 +85,7 @@ def test_ablation_runs_then_skips_finished_runs(tmp_path: Path) -> None:
     report = (out / "report.md").read_text()
     assert "Mean-hand baseline" in report and "Prediction spread" in report
     assert {"pred_spread", "gt_spread"} <= set(pd.read_csv(out / "runs.csv"))
-    stage1 = json.loads((out / "backbone" / ablation.STAGE1_METRICS).read_text())
+    stage1 = json.loads((out / "backbone" / ablation_report.STAGE1_METRICS).read_text())
     assert stage1["pa_mpjpe"] > 0 and "Stage-1 full model" in (out / "report.md").read_text()
     synthocc = {"protocol": "synthocc", "allow_reflection": False}  # SynthOcc's default
     for done in (mean_pose, mean_hand, stage1, json.loads((run / "metrics.json").read_text())):
@@ -101,7 +108,7 @@ def test_ablation_runs_then_skips_finished_runs(tmp_path: Path) -> None:
     assert json.loads((out / "mean_hand.json").read_text())["pa_mpjpe"] > 0
     assert {p: p.stat().st_mtime_ns for p in stamps} == stamps
 
-    paths = ablation.plot_results(out, figs)
+    paths = ablation_figures.plot_results(out, figs)
     assert [p.name for p in paths] == ["ablation_pa_mpjpe.png", "ablation_vs_occlusion.png"]
     assert all(p.stat().st_size > 1000 for p in paths)
 
@@ -169,7 +176,7 @@ def test_profile_model_overrides_reach_every_run(tmp_path: Path) -> None:
     assert preset("lite").mano_init == "release" and preset("lite").feature_norm == "none"
     abl = ablation.Ablation(cpu, tmp_path, device="cpu", progress=False)
     for variant in ("official", "no_fit"):
-        cfg = abl.train_config(ablation.variant_config(abl.base_model_config(), variant), 0, True)
+        cfg = abl.train_config(variant_config(abl.base_model_config(), variant), 0, True)
         assert cfg.model.mano_init == "identity" and cfg.model.loss == base.loss
         assert cfg.model.feature_norm == "batch"
     args = build_parser().parse_args(["train", "--profile", "cpu", "--out", str(tmp_path)])
@@ -184,10 +191,10 @@ def test_an_existing_set_of_another_size_is_a_clear_error(tmp_path: Path) -> Non
     (folder / "manifest.json").write_text(json.dumps({"count": 6000, "seed": 0, "resolution": 128}))
     spec = DataSpec(root=str(tmp_path / "synth"), n_train=12000, seed=0, image_size=128)
     with pytest.raises(ValueError, match=r"count 6000 \(profile: 12000\)"):
-        ablation.check_existing_set(folder, 12000, spec)
-    ablation.check_existing_set(folder, 6000, spec)  # the right set passes
+        profile_data.check_existing_set(folder, 12000, spec)
+    profile_data.check_existing_set(folder, 6000, spec)  # the right set passes
     with pytest.raises(ValueError, match="seed"):
-        ablation.check_existing_set(folder, 6000, dataclasses.replace(spec, seed=1))
+        profile_data.check_existing_set(folder, 6000, dataclasses.replace(spec, seed=1))
 
 
 def test_profile_train_config_can_turn_augmentation_off() -> None:

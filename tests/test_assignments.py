@@ -2,9 +2,10 @@
 
 The static tests read the committed course folder ``assignments/``. The acceptance test builds a
 scratch course (the committed config and sources), generates the student copies, and autogrades
-in ONE nbgrader run a submitted/ tree of fake students: the instructor sources (full marks), the
+in ONE CLI run a submitted/ tree of fake students: the instructor sources (full marks), the
 unmodified student copies (zero), and deliberately wrong solutions that must lose exactly the
-points of the tasks they break. It executes 13 small notebooks (about 1.5 minutes on 2 cores).
+points of the tasks they break. It executes 14 small notebooks, each in its own grading process
+(about 2.5 minutes on 2 cores).
 """
 
 from __future__ import annotations
@@ -174,7 +175,7 @@ def test_grade_table_round_trip(tmp_path: Path) -> None:
     path = A.write_grade_table(rows, tmp_path / "g.csv")
     assert (
         path.read_text().splitlines()[0]
-        == "student_id,assignment,notebook,grade_id,points,max_points"
+        == "student_id,assignment,notebook,grade_id,points,max_points,status,error,graded_at"
     )
     assert A.read_grade_table(path) == rows
 
@@ -224,6 +225,15 @@ WRONG = {  # student: (assignment, mistake, replacement, grade_ids that must sco
         "    dist = (pred_pts.unsqueeze(-2)",
         "    from handoccnet_lite.metrics import f_score as ref\n\n"
         "    return ref(pred_pts, gt_pts, threshold_m)\n    dist = (pred_pts.unsqueeze(-2)",
+        {"test_f_score"},
+    ),
+    "aliases_package": (  # an alias made outside the function: no "handoccnet_lite" inside it
+        "a3_metrics",
+        'def f_score(pred_pts, gt_pts, threshold_m):\n    """F-score',
+        "from handoccnet_lite import metrics as _m\n\n\n"
+        "def f_score(pred_pts, gt_pts, threshold_m):\n"
+        "    return _m.f_score(pred_pts, gt_pts, threshold_m)\n"
+        '    """F-score',
         {"test_f_score"},
     ),
     "rows_not_columns": (

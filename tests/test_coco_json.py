@@ -9,11 +9,11 @@ import pytest
 from fixtures_real import K_HO3D, W, fake_mano_arrays, write_dexycb_json, write_ho3d_json
 
 from handoccnet_lite.data.coco_json import HandOccNetJSON, load_coco_json
+from handoccnet_lite.data.mano_assets import ManoAssets
 from handoccnet_lite.data.realsets import (
     AnnotationError,
     DatasetRootError,
     ImageReadError,
-    ManoAssets,
     RealHandDataset,
 )
 from handoccnet_lite.data.records import project

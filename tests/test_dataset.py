@@ -125,13 +125,13 @@ def test_records_reject_bad_fields(raw):
 
 
 def test_hand_model_mismatch_is_detected(test_set):
-    from handoccnet_lite.data import synthocc as so
+    from handoccnet_lite.data import shards
 
     arrays, _ = test_set._shard(0)
     bent = dict(arrays, joints_cam=arrays["joints_cam"] + np.array([0, 0, 0.01], np.float32) *
                 (np.arange(21) > 10)[None, :, None])  # fmt: skip
-    with pytest.raises(so.ShardError, match="different hand model"):
-        so.shard_vertices(bent, test_set._hand(), "bent")
+    with pytest.raises(shards.ShardError, match="different hand model"):
+        shards.shard_vertices(bent, test_set._hand(), "bent")
 
 
 def test_viz_draws_every_bone_and_marks_occluded_joints(test_set):

@@ -9,12 +9,8 @@ import yaml
 from fixtures_real import DEX_SUBJECTS, W, fake_mano_arrays, write_dexycb
 
 from handoccnet_lite.data.dexycb import DexYCBNative, evaluate_dexycb, s0_selection
-from handoccnet_lite.data.realsets import (
-    AnnotationError,
-    DatasetRootError,
-    ImageReadError,
-    ManoAssets,
-)
+from handoccnet_lite.data.mano_assets import ManoAssets
+from handoccnet_lite.data.realsets import AnnotationError, DatasetRootError, ImageReadError
 from handoccnet_lite.data.records import project
 
 

@@ -21,7 +21,8 @@ from handoccnet_lite.utils import DATA_SAMPLES_DIR, REPO_ROOT
 SCRIPT = """
 import os, sys, torch
 from handoccnet_lite.config import preset
-from handoccnet_lite.engine.trainer import TrainConfig, train
+from handoccnet_lite.engine.train_config import TrainConfig
+from handoccnet_lite.engine.trainer import train
 
 out = sys.argv[1]
 model = preset("tiny")

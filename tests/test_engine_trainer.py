@@ -15,15 +15,9 @@ from torch.utils.data import Dataset
 from handoccnet_lite.config import preset
 from handoccnet_lite.engine import checkpoint as ckpt
 from handoccnet_lite.engine import ddp
-from handoccnet_lite.engine.trainer import (
-    EpochSampler,
-    NonFiniteLossError,
-    SeededSamples,
-    TrainConfig,
-    make_loader,
-    step_decay,
-    train,
-)
+from handoccnet_lite.engine.sampling import EpochSampler, SeededSamples, make_loader
+from handoccnet_lite.engine.train_config import TrainConfig
+from handoccnet_lite.engine.trainer import NonFiniteLossError, step_decay, train
 from handoccnet_lite.utils import DATA_SAMPLES_DIR
 
 SAMPLES = DATA_SAMPLES_DIR / "synthocc"
@@ -190,7 +184,8 @@ def test_auto_hand_model_is_pinned_in_the_run_config(monkeypatch) -> None:
     """A run saved with hand_model="auto" would load a MANO hand on SynthHand-trained weights
     once a user adds MANO: the trainer pins the backend it actually used."""
     from handoccnet_lite.config import preset
-    from handoccnet_lite.engine.trainer import TrainConfig, pin_hand_model
+    from handoccnet_lite.engine.builders import pin_hand_model
+    from handoccnet_lite.engine.train_config import TrainConfig
 
     monkeypatch.delenv("HANDOCCNET_MANO_DIR", raising=False)
     cfg = TrainConfig(model=preset("tiny").replace(hand_model="auto"))

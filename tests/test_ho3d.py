@@ -9,15 +9,14 @@ import numpy as np
 import pytest
 from fixtures_real import K_HO3D, hand_model, pose_hand, write_ho3d
 
+from handoccnet_lite.data.frames import OPENGL_TO_OPENCV, opengl_to_opencv_root
 from handoccnet_lite.data.ho3d import HO3DNative
+from handoccnet_lite.data.mano_assets import ManoAssets
 from handoccnet_lite.data.realsets import (
-    OPENGL_TO_OPENCV,
     AnnotationError,
     DatasetRootError,
     ImageReadError,
-    ManoAssets,
     RealHandDataset,
-    opengl_to_opencv_root,
 )
 from handoccnet_lite.data.records import RECORD_KEYS, project
 from handoccnet_lite.evaluation import (

@@ -1,5 +1,6 @@
 """The notebook collection: pairs in sync, outputs stripped, one skeleton, and every notebook runs
-top to bottom in quick mode (papermill, the venv's `python3` kernel)."""
+top to bottom in quick mode (papermill, the venv's `python3` kernel) and draws exactly the
+committed figures (decoded pixels within `reproduce.FigureTolerance`)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from pathlib import Path
 
 import nbformat
 import pytest
+
+from handoccnet_lite import reproduce
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
@@ -61,12 +64,16 @@ def test_skeleton(path: Path) -> None:
 @pytest.mark.notebooks
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
 def test_notebook_runs_in_quick_mode(path: Path, tmp_path: Path, monkeypatch) -> None:
+    """Runs the notebook as `make reproduce` does (one thread, fixed SOURCE_DATE_EPOCH), then
+    compares every figure it drew with the committed one: a stale figure fails here."""
     import papermill
 
-    monkeypatch.setenv("HANDOCCNET_FIGURES", str(tmp_path / "figures"))
+    figures = tmp_path / "figures"
+    monkeypatch.setenv("HANDOCCNET_FIGURES", str(figures))
     monkeypatch.setenv("HANDOCCNET_RUNS", str(tmp_path / "runs"))
     monkeypatch.setenv("MPLBACKEND", "Agg")
-    monkeypatch.setenv("OMP_NUM_THREADS", os.environ.get("OMP_NUM_THREADS", "2"))
+    for key, value in reproduce.DETERMINISTIC_ENV.items():
+        monkeypatch.setenv(key, os.environ.get(key, value))
     papermill.execute_notebook(
         str(path),
         str(tmp_path / path.name),
@@ -75,3 +82,6 @@ def test_notebook_runs_in_quick_mode(path: Path, tmp_path: Path, monkeypatch) ->
         cwd=str(path.parent),
         progress_bar=False,
     )
+    if figures.is_dir():
+        diffs = reproduce.compare_figures(figures, ROOT / "figures")
+        assert all(d.matches for d in diffs), reproduce.stale_figures_message(diffs)

@@ -13,6 +13,7 @@ import pytest
 
 from handoccnet_lite.data import render as R
 from handoccnet_lite.data import scene as S
+from handoccnet_lite.data import shards
 from handoccnet_lite.data import synthocc as so
 from handoccnet_lite.data.records import project
 from handoccnet_lite.utils import DATA_SAMPLES_DIR
@@ -124,10 +125,12 @@ def test_committed_samples_regenerate_identically(split):
     folder = COMMITTED / split
     manifest = json.loads((folder / "manifest.json").read_text())
     assert manifest["count"] == so.COMMITTED[split] and manifest["seed"] == so.COMMITTED_SEED
-    stored = so.read_shard(folder / manifest["shards"][0]["file"], manifest["shards"][0]["sha256"])
+    stored = shards.read_shard(
+        folder / manifest["shards"][0]["file"], manifest["shards"][0]["sha256"]
+    )
     idx = [0, 1, 2]
-    fresh = so.encode_records(so.render_indices(idx, manifest), manifest["png_level"])
-    ref = so.concat_arrays([_slice(stored, i) for i in idx])
+    fresh = shards.encode_records(so.render_indices(idx, manifest), manifest["png_level"])
+    ref = shards.concat_arrays([_slice(stored, i) for i in idx])
     assert fresh.keys() == ref.keys()
     for key in fresh:
         assert fresh[key].tobytes() == ref[key].tobytes(), key
@@ -162,7 +165,7 @@ def test_missing_shard_names_the_file(small_set):
     (small_set / "val" / "shard_00001.npz").unlink()
     ds = SynthOccDataset(small_set, "val", input_size=32)
     ds[0]
-    with pytest.raises(so.ShardError, match="shard_00001.npz is missing"):
+    with pytest.raises(shards.ShardError, match="shard_00001.npz is missing"):
         ds[3]
 
 
@@ -171,10 +174,10 @@ def test_corrupt_shard_names_the_file(small_set):
 
     path = small_set / "val" / "shard_00000.npz"
     path.write_bytes(path.read_bytes()[:500])
-    with pytest.raises(so.ShardError, match="shard_00000.npz is corrupt"):
+    with pytest.raises(shards.ShardError, match="shard_00000.npz is corrupt"):
         SynthOccDataset(small_set, "val", input_size=32)[0]
-    with pytest.raises(so.ShardError, match="shard_00000.npz is unreadable"):
-        so.read_shard(path)
+    with pytest.raises(shards.ShardError, match="shard_00000.npz is unreadable"):
+        shards.read_shard(path)
 
 
 def test_manifest_mismatch_names_the_field(small_set):
@@ -191,7 +194,7 @@ def test_manifest_mismatch_names_the_field(small_set):
     bad["count"] = 5
     bad["shards"][0].pop("sha256")
     path.write_text(json.dumps(bad))
-    with pytest.raises(so.ShardError, match=r"shards\[0\].count"):
+    with pytest.raises(shards.ShardError, match=r"shards\[0\].count"):
         SynthOccDataset(small_set, "val", input_size=32)[0]
 
 

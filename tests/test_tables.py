@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from handoccnet_lite import table_format as F
 from handoccnet_lite import tables as T
 
 
@@ -117,23 +118,23 @@ def test_side_by_side_rejects_bad_input(kwargs: dict, match: str) -> None:
 def test_markdown_round_trip() -> None:
     df = T.side_by_side("S2", {"mpjpe": 21.5, "pa_mpjpe": 8.25}, T.DATASET_SYNTHOCC, [0, 1])
     df.loc[0, "method"] = "a|b"  # a pipe inside a cell must survive
-    text = T.to_markdown(df)
+    text = F.to_markdown(df)
     lines = text.strip().splitlines()
     assert lines[0].startswith("| method | source | dataset | mpjpe |")
     assert lines[1].startswith("|---|---|---|---:|---:|")
-    back = T.read_markdown(text)
+    back = F.read_markdown(text)
     assert list(back.columns) == list(df.columns)
     np.testing.assert_allclose(back["mpjpe"], df["mpjpe"])
     np.testing.assert_allclose(back["pa_mpjpe"], df["pa_mpjpe"])
     assert back.loc[0, "method"] == "a|b"
     assert list(back["source"]) == list(df["source"])
     assert "14.04" in text and "5.8 " in text
-    assert T.to_markdown(T.paper_table("S2"), floatfmt=".2f").count("5.80") == 1
+    assert F.to_markdown(T.paper_table("S2"), floatfmt=".2f").count("5.80") == 1
 
 
 def test_read_markdown_rejects_non_tables() -> None:
     with pytest.raises(ValueError, match="pipe table"):
-        T.read_markdown("just text")
+        F.read_markdown("just text")
 
 
 class _Cells(HTMLParser):
@@ -162,7 +163,7 @@ class _Cells(HTMLParser):
 
 def test_to_html_escapes_and_marks_rows() -> None:
     df = T.side_by_side("S1", {"mpjpe": 30.0}, "<b>synthetic</b>", [0])
-    text = T.to_html(df, caption="S1 & ours")
+    text = F.to_html(df, caption="S1 & ours")
     assert "<b>synthetic</b>" not in text and "&lt;b&gt;" in text
     parser = _Cells()
     parser.feed(text)

@@ -35,17 +35,16 @@ from typing import Any
 
 import numpy as np
 
+from .frames import mirror_pose
+from .mano_assets import ManoAssets, resolve_mano
 from .realsets import (
     AnnotationError,
-    ManoAssets,
     RealSetBase,
     annotation_error,
     build_record,
     check_root,
     get_array,
-    mirror_pose,
     read_image,
-    resolve_mano,
 )
 
 HO3D_JSON_TREE = """  ROOT/

@@ -32,6 +32,7 @@ from scipy.spatial.transform import Rotation
 from torch.utils.data import Dataset
 
 from ..config import FEATURE_STRIDE
+from . import shards
 from . import synthocc as so
 from .records import validate_record
 
@@ -214,7 +215,7 @@ def read_manifest(folder: Path) -> dict[str, Any]:
 class SynthOccDataset(Dataset):
     """SynthOcc split as a torch Dataset of INTERFACES.md items.
 
-    root/split/ holds manifest.json and shards (see synthocc.py). Shards are loaded lazily (the
+    root/split/ holds manifest.json and shards (see shards.py). Shards are loaded lazily (the
     last `cache_shards` stay in memory); their vertices are recomputed with the manifest's hand
     model. seed=None draws fresh augmentation randomness per item; an int makes item i of epoch
     e reproducible (`set_epoch`)."""
@@ -258,7 +259,7 @@ class SynthOccDataset(Dataset):
             raise IndexError(f"index {idx} out of range for a SynthOcc split of {len(self)}.")
         k = bisect.bisect_right(self._starts, idx) - 1
         arrays, verts = self._shard(k)
-        return so.decode_record(arrays, idx - self._starts[k], verts)
+        return shards.decode_record(arrays, idx - self._starts[k], verts)
 
     def __getitem__(self, idx: int) -> dict[str, torch.Tensor]:
         idx = int(idx)
@@ -274,13 +275,13 @@ class SynthOccDataset(Dataset):
         if k not in self._cache:
             info = self.manifest["shards"][k]
             path = self.folder / info["file"]
-            arrays = so.read_shard(path, info.get("sha256"))
+            arrays = shards.read_shard(path, info.get("sha256"))
             if len(arrays["index"]) != info["count"]:
-                raise so.ShardError(
+                raise shards.ShardError(
                     f"{path} holds {len(arrays['index'])} samples but the manifest's field "
                     f"'shards[{k}].count' says {info['count']}; regenerate the set."
                 )
-            self._cache[k] = (arrays, so.shard_vertices(arrays, self._hand(), str(path)))
+            self._cache[k] = (arrays, shards.shard_vertices(arrays, self._hand(), str(path)))
             while len(self._cache) > self.cache_shards:
                 self._cache.popitem(last=False)
         self._cache.move_to_end(k)

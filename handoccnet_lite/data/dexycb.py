@@ -40,16 +40,15 @@ from typing import Any
 import numpy as np
 import yaml
 
+from .mano_assets import ManoAssets, resolve_mano
 from .realsets import (
     AnnotationError,
-    ManoAssets,
     RealSetBase,
     annotation_error,
     build_record,
     check_root,
     get_array,
     read_image,
-    resolve_mano,
 )
 
 SUBJECTS: tuple[str, ...] = (

@@ -18,7 +18,7 @@ Conversions to the package's record (records.py):
 * points: OpenCV = C OpenGL with C = diag(1, -1, -1); joints reordered HO-3D -> canonical;
   then ``project(camMat, joints_cam)`` gives the pixels (HO-3D projects exactly this way);
 * MANO: R' = C R for the global rotation and t' = C (J0 + t) - J0 for the translation
-  (``realsets.opengl_to_opencv_root``), so the OpenCV mesh is MANO(pose', beta) + t';
+  (``frames.opengl_to_opencv_root``), so the OpenCV mesh is MANO(pose', beta) + t';
 * evaluation frames: ``has_joints = 0``; joints_cam is NaN except the wrist (joint 0),
   hand_box is the annotated handBoundingBox, pose/shape are unknown (has_mano = 0).
 
@@ -37,19 +37,17 @@ from typing import Any
 import numpy as np
 
 from ..hand.joints import ho3d_to_canonical
+from .frames import opengl_to_opencv_points, opengl_to_opencv_root
+from .mano_assets import ManoAssets, resolve_mano
 from .realsets import (
     AnnotationError,
-    ManoAssets,
     RealSetBase,
     annotation_error,
     build_record,
     check_root,
     get_array,
-    opengl_to_opencv_points,
-    opengl_to_opencv_root,
     read_image,
     read_meta_pickle,
-    resolve_mano,
 )
 
 SPLITS = ("train", "evaluation")

@@ -17,39 +17,23 @@ image_path      str               the image file the record was read from
 name            str               the sample's id in its dataset ("SEQ/ID", file_name, ...)
 =============== ================= =========================================================
 
-**Left hands** are mirrored into right hands as HandOccNet does (its Dex-YCB loader flips left
-images). With W the image width and M = diag(-1, 1, 1):
-
-* the image is mirrored left-right: pixel column i -> W - 1 - i;
-* 3D points are mirrored in the camera frame: x -> -x (``p' = M p``);
-* intrinsics: with u = fx x / z + s y / z + cx, the mirrored pixel W - 1 - u is produced by
-  K' = K with cx -> W - 1 - cx and the skew s -> -s (fx, fy, cy unchanged), so
-  ``project(K', M p) == mirror(project(K, p))`` exactly;
-* MANO axis-angle (each of the 16 rotations): M R M has axis-angle (a_x, -a_y, -a_z);
-* masks are mirrored like the image.
-
-**OpenGL -> OpenCV** (HO-3D): points ``p' = C p`` with C = diag(1, -1, -1). MANO's global
-rotation turns about the root joint J0 of the rest pose (not the origin), so the root parameters
-change as R' = C R and t' = C (J0 + t) - J0 (``opengl_to_opencv_root``).
+Left hands are mirrored into right hands and HO-3D's OpenGL frame is turned into OpenCV's by
+``frames``; the user's MANO (mesh and PCA basis) comes in as ``mano_assets.ManoAssets``.
 """
 
 from __future__ import annotations
 
 import os
 import pickle
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import cv2
 import numpy as np
-from scipy.spatial.transform import Rotation
 
+from .frames import flip_left_to_right
+from .mano_assets import ManoAssets
 from .records import make_record
-
-OPENGL_TO_OPENCV = np.diag([1.0, -1.0, -1.0])  # C; its own inverse
-MIRROR_X = np.diag([-1.0, 1.0, 1.0])  # M
-POSE_MIRROR_SIGN = np.array([1.0, -1.0, -1.0])  # per axis-angle triplet
 
 
 # ----------------------------------------------------------------------------- errors
@@ -166,151 +150,7 @@ def read_meta_pickle(path: str | os.PathLike) -> dict[str, Any]:
 
 
 # ----------------------------------------------------------------------------- geometry
-def opengl_to_opencv_points(points: np.ndarray) -> np.ndarray:
-    """(..., 3) OpenGL camera frame (y up, z backward) -> OpenCV (y down, z forward)."""
-    return np.asarray(points, np.float64) * np.diag(OPENGL_TO_OPENCV)
-
-
-def opengl_to_opencv_root(
-    pose: np.ndarray, trans: np.ndarray, j0: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """MANO (pose (48,), trans (3,)) in OpenGL -> OpenCV: R' = C R, t' = C (J0 + t) - J0.
-
-    j0 (3,) is the rest-pose root joint for the hand's betas (the point the global rotation turns
-    about). Then MANO(pose', betas) + t' == C (MANO(pose, betas) + t) for every vertex.
-    """
-    out = np.array(pose, np.float64)
-    C = OPENGL_TO_OPENCV
-    out[:3] = (Rotation.from_matrix(C) * Rotation.from_rotvec(out[:3])).as_rotvec()
-    t = C @ (np.asarray(j0, np.float64) + np.asarray(trans, np.float64)) - j0
-    return out, t
-
-
-def mirror_pose(pose: np.ndarray) -> np.ndarray:
-    """(48,) axis-angle of a left hand -> the mirrored (right-hand) pose: (a_x, -a_y, -a_z)."""
-    return (np.asarray(pose, np.float64).reshape(16, 3) * POSE_MIRROR_SIGN).reshape(48)
-
-
-def mirror_intrinsics(K: np.ndarray, width: int) -> np.ndarray:
-    """K' for the left-right mirrored image of ``width`` pixels (see the module docstring)."""
-    K2 = np.array(K, np.float64)
-    K2[0, 2] = width - 1 - K2[0, 2]
-    K2[0, 1] = -K2[0, 1]
-    return K2
-
-
-def flip_left_to_right(sample: dict[str, Any]) -> dict[str, Any]:
-    """Mirror a left-hand sample (image, K, joints_cam, pose, box, masks) into a right hand.
-
-    ``sample`` keys: image (H, W, 3), K (3, 3), joints_cam (21, 3), pose (48,) or None,
-    hand_box (4,) or None (x0, y0, x1, y1), hand_mask (H, W) or None. Returns a new dict.
-    """
-    width = sample["image"].shape[1]
-    out = dict(sample)
-    out["image"] = np.ascontiguousarray(sample["image"][:, ::-1])
-    out["K"] = mirror_intrinsics(sample["K"], width)
-    out["joints_cam"] = np.asarray(sample["joints_cam"], np.float64) @ MIRROR_X
-    if sample.get("pose") is not None:
-        out["pose"] = mirror_pose(sample["pose"])
-    if sample.get("hand_box") is not None:
-        x0, y0, x1, y1 = np.asarray(sample["hand_box"], np.float64)
-        out["hand_box"] = np.array([width - 1 - x1, y0, width - 1 - x0, y1])
-    if sample.get("hand_mask") is not None:
-        out["hand_mask"] = np.ascontiguousarray(sample["hand_mask"][:, ::-1])
-    return out
-
-
 # ----------------------------------------------------------------------------- MANO
-@dataclass
-class ManoAssets:
-    """What the real-set loaders need from the user's MANO: a hand model for the mesh and the
-    PCA basis (hands_components (45, 45), hands_mean (45,)) for Dex-YCB's pose_m and HandOccNet's
-    JSON poses (which exclude hands_mean). ``model`` may be any HandModel (e.g. SynthHand in
-    tests of the geometry); PCA conversions need the arrays."""
-
-    model: Any  # handoccnet_lite.hand.HandModel, float64, eval mode
-    hands_components: np.ndarray | None = None  # (45, 45)
-    hands_mean: np.ndarray | None = None  # (45,)
-    left_components: np.ndarray | None = field(default=None)  # MANO_LEFT's, when available
-    left_mean: np.ndarray | None = field(default=None)
-
-    @classmethod
-    def from_arrays(cls, arrays: dict[str, np.ndarray], left: dict | None = None) -> ManoAssets:
-        """From MANO_RIGHT arrays (``hand.load_mano_arrays`` keys); MANOHand in float64."""
-        import torch
-
-        from ..hand import MANOHand
-
-        model = MANOHand(arrays=arrays, tips="ho3d", dtype=torch.float64).double().eval()
-        return cls(
-            model, np.asarray(arrays["hands_components"], np.float64),
-            np.asarray(arrays["hands_mean"], np.float64),
-            None if left is None else np.asarray(left["hands_components"], np.float64),
-            None if left is None else np.asarray(left["hands_mean"], np.float64),
-        )  # fmt: skip
-
-    def pca_to_axis_angle(self, coeffs: np.ndarray, left: bool = False) -> np.ndarray:
-        """(45,) PCA coefficients (manopth, flat_hand_mean=False) -> (45,) axis-angle of the
-        annotated hand in the flat convention (zero = flat hand): hands_mean + coeffs @
-        hands_components. A left hand uses MANO_LEFT's basis when it was loaded; otherwise the
-        mirror of the right basis (MANO's left model mirrors the right one)."""
-        if self.hands_components is None or self.hands_mean is None:
-            raise ValueError("PCA pose conversion needs MANO's hands_components; load MANO.")
-        coeffs = np.asarray(coeffs, np.float64)
-        if left and self.left_components is not None:
-            return self.left_mean + coeffs @ self.left_components
-        aa = self.hands_mean + coeffs @ self.hands_components  # (45,)
-        return mirror_pose(np.r_[0.0, 0.0, 0.0, aa])[3:] if left else aa
-
-    def mesh(self, pose: np.ndarray, shape: np.ndarray, root: np.ndarray) -> np.ndarray:
-        """(V, 3) vertices of MANO(pose, shape) translated so that its wrist sits at ``root``."""
-        import torch
-
-        with torch.no_grad():
-            out = self.model(torch.as_tensor(pose, dtype=torch.float64)[None],
-                             torch.as_tensor(shape, dtype=torch.float64)[None])  # fmt: skip
-        verts, joints = out.vertices[0].numpy(), out.joints[0].numpy()  # (V, 3), (21, 3)
-        return verts - joints[0] + np.asarray(root, np.float64)
-
-    def mesh_with_transl(self, pose: np.ndarray, shape: np.ndarray, transl: np.ndarray):
-        """(V, 3) vertices of MANO(pose, shape) + transl (MANO's own translation convention)."""
-        import torch
-
-        f64 = lambda x: torch.as_tensor(np.asarray(x), dtype=torch.float64)[None]
-        with torch.no_grad():
-            out = self.model(f64(pose), f64(shape), f64(transl))
-        return out.vertices[0].numpy()  # (V, 3)
-
-    def rest_root(self, shape: np.ndarray) -> np.ndarray:
-        """(3,) rest-pose wrist J0 for these betas (zero pose, no translation)."""
-        import torch
-
-        with torch.no_grad():
-            out = self.model(torch.zeros(1, 48, dtype=torch.float64),
-                             torch.as_tensor(shape, dtype=torch.float64)[None])  # fmt: skip
-        return out.joints[0, 0].numpy()
-
-
-def load_mano_assets(mano_dir: str | os.PathLike | None = None) -> ManoAssets | None:
-    """ManoAssets from mano_dir or $HANDOCCNET_MANO_DIR (MANO_RIGHT, and MANO_LEFT next to it if
-    present); None when no MANO file is found (loaders then set has_mano / has_verts to 0)."""
-    from ..hand import find_mano_file, load_mano_arrays
-
-    path = find_mano_file(mano_dir)
-    if path is None:
-        return None
-    left_path = path.with_name(path.name.replace("RIGHT", "LEFT"))
-    left = load_mano_arrays(left_path) if left_path.is_file() else None
-    return ManoAssets.from_arrays(load_mano_arrays(path), left)
-
-
-def resolve_mano(mano: ManoAssets | str | os.PathLike | None) -> ManoAssets | None:
-    """``"auto"``: $HANDOCCNET_MANO_DIR; a path: that folder; ManoAssets: as is; None: none."""
-    if mano is None or isinstance(mano, ManoAssets):
-        return mano
-    return load_mano_assets(None if mano == "auto" else mano)
-
-
 # ----------------------------------------------------------------------------- records
 def build_record(
     image: np.ndarray,

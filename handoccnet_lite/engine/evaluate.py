@@ -39,6 +39,7 @@ import torch
 from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset
 
+from handoccnet_lite.engine.features import forward_batch
 from handoccnet_lite.utils import resolve_device
 
 #: Metric columns in the order tables show them (mm, F-scores as fractions).
@@ -141,7 +142,6 @@ Predictor = Callable[[dict[str, Tensor]], tuple[Tensor, Tensor]]
 
 def model_predictor(model: nn.Module, inputs: str = "image") -> Predictor:
     """Predictor running a HandOccNet on images, or on cached features (inputs='features')."""
-    from handoccnet_lite.engine.trainer import forward_batch
 
     def predict(batch: dict[str, Tensor]) -> tuple[Tensor, Tensor]:
         out = forward_batch(model, batch, inputs)
@@ -246,7 +246,7 @@ def procrustes_mean(points: np.ndarray, iters: int = 10, tol: float = 1e-9) -> n
     pts = np.asarray(points, dtype=np.float64)
     if pts.ndim != 3 or pts.shape[-1] != 3 or len(pts) == 0:
         raise ValueError(f"points must be a non-empty (N, P, 3) array, got shape {pts.shape}.")
-    from handoccnet_lite.metrics import procrustes_align
+    from handoccnet_lite.alignment import procrustes_align
 
     x = torch.from_numpy(pts - pts.mean(1, keepdims=True))  # (N, P, 3) centred
     mean = x[0].clone()  # (P, 3)
@@ -264,7 +264,7 @@ def procrustes_mean(points: np.ndarray, iters: int = 10, tol: float = 1e-9) -> n
 def rigid_spread_mm(joints: np.ndarray) -> np.ndarray:
     """(N, J, 3) hands, metres -> (N,) mm: each hand's mean joint distance to the set's
     Procrustes mean after rigid alignment. 0 for every sample of a constant prediction."""
-    from handoccnet_lite.metrics import procrustes_align
+    from handoccnet_lite.alignment import procrustes_align
 
     x = torch.from_numpy(np.asarray(joints, dtype=np.float64))
     if len(x) < 2:
@@ -412,30 +412,30 @@ def occlusion_curve(
 
 
 def plot_vs_occlusion(
-    df: pd.DataFrame, metric: str = "pa_mpjpe", hue: str | None = None, ax: Any = None
+    df: pd.DataFrame,
+    metric: str = "pa_mpjpe",
+    hue: str | None = None,
+    ax: Any = None,
+    min_images: int | None = None,
 ) -> Any:
-    """Plot `metric` (mean, 95% CI over samples) per occlusion bin; returns the figure."""
-    import matplotlib.pyplot as plt
-    import seaborn as sns
+    """Plot `metric` per occlusion bin; returns the figure.
 
-    binned = add_occlusion_bins(df)
+    Bins holding fewer than `min_images` test images (default
+    `occlusion.MIN_IMAGES_PER_BIN`) are merged with a neighbour and each bin shows its image
+    count; the error bars are 95% t-intervals over images, each image's error first averaged
+    over its seeds (`occlusion.occlusion_table`), so seeds are not counted as images.
+    """
+    import matplotlib.pyplot as plt
+
+    from handoccnet_lite import occlusion
+
+    min_images = occlusion.MIN_IMAGES_PER_BIN if min_images is None else min_images
+    table = occlusion.occlusion_table(df, metric, by=hue, min_images=min_images)
     if ax is None:
         _, ax = plt.subplots(figsize=(7, 4))
-    sns.pointplot(
-        data=binned,
-        x="occlusion_bin",
-        y=metric,
-        hue=hue,
-        errorbar=("ci", 95),
-        dodge=0.3 if hue else False,
-        ax=ax,
-        markersize=4,
-        linewidth=1.2,
-    )
-    ax.set_xlabel("fraction of hand pixels occluded")
-    unitless = metric.startswith(("f", "auc"))  # F-scores and AUC are fractions
-    ax.set_ylabel(metric if unitless else f"{metric} (mm)")
-    ax.set_title(f"{metric} vs occlusion (SynthOcc, mean and 95% CI over samples)")
+    occlusion.draw_occlusion_table(table, metric, hue, ax)
+    note = occlusion.interval_note(table, min_images)
+    ax.set_title(f"{occlusion.metric_label(metric)} vs occlusion\n{note}", fontsize=9)
     return ax.figure
 
 

@@ -28,6 +28,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from handoccnet_lite.config import ModelConfig, preset
+from handoccnet_lite.engine.overrides import apply_overrides
 from handoccnet_lite.utils import DATA_SAMPLES_DIR, REPO_ROOT
 
 #: The ablation grid (names -> ModelConfig overrides, dotted keys). "official" is the baseline:
@@ -232,12 +234,16 @@ PROFILES: dict[str, Profile] = {
 }
 
 
-def profile_model_config(profile: Profile) -> Any:
-    """The profile's preset with its `model` overrides applied (a ModelConfig)."""
-    from handoccnet_lite.config import preset
-    from handoccnet_lite.engine.ablation import apply_overrides
-
+def profile_model_config(profile: Profile) -> ModelConfig:
+    """The profile's preset with its `model` overrides applied."""
     return apply_overrides(preset(profile.preset), profile.model)
+
+
+def variant_config(base: ModelConfig, variant: str) -> ModelConfig:
+    """The model config of a named grid variant (see VARIANTS)."""
+    if variant not in VARIANTS:
+        raise ValueError(f"Unknown variant {variant!r}; choose from {sorted(VARIANTS)}.")
+    return apply_overrides(base, VARIANTS[variant])
 
 
 def get_profile(name: str) -> Profile:

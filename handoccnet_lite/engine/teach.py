@@ -98,8 +98,8 @@ class TeachPlan:
 def teach_train_config(plan: TeachPlan) -> Any:
     """The TrainConfig of a teaching run (lite preset, recipe, variant, plan's data/threads)."""
     from handoccnet_lite.config import preset
-    from handoccnet_lite.engine.ablation import apply_overrides
-    from handoccnet_lite.engine.trainer import TrainConfig
+    from handoccnet_lite.engine.overrides import apply_overrides
+    from handoccnet_lite.engine.train_config import TrainConfig
 
     model = apply_overrides(preset(plan.preset), TEACH_MODEL_OVERRIDES | VARIANTS[plan.variant])
     return TrainConfig(
@@ -143,8 +143,8 @@ def evaluate_teaching_model(model: Any, plan: TeachPlan) -> dict[str, float]:
     import torch
 
     from handoccnet_lite.data.dataset import SynthOccDataset
+    from handoccnet_lite.engine.builders import first_items
     from handoccnet_lite.engine.evaluate import evaluate_predictor
-    from handoccnet_lite.engine.trainer import first_items
     from handoccnet_lite.evaluation.attention_stats import AttentionStatsAccumulator
 
     model = model.eval()
@@ -239,8 +239,15 @@ def snapshot(plan: TeachPlan, state: dict[str, Any], row: dict[str, Any]) -> Pat
     shutil.copyfile(plan.run_dir / "log.csv", out / f"log_segment{seg}.csv")
     shutil.copyfile(plan.run_dir / "config.json", out / "config.json")
     _write_json(out / STATE_NAME, state)
-    _write_json(out / "plan.json", asdict(plan))
+    _write_json(out / "plan.json", {k: _repo_relative(v) for k, v in asdict(plan).items()})
     return out
+
+
+def _repo_relative(value: Any) -> Any:
+    """Paths inside the repository as repo-relative strings (committed files name no machine)."""
+    if isinstance(value, str) and value.startswith(str(REPO_ROOT) + "/"):
+        return value[len(str(REPO_ROOT)) + 1 :]
+    return value
 
 
 def append_curve(plan: TeachPlan, row: dict[str, Any]) -> None:

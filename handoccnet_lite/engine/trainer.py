@@ -2,7 +2,7 @@
 
 One loop for every setting: CPU (fp32) or CUDA (bf16 autocast, channels_last, optional
 torch.compile), one process or DistributedDataParallel under `torchrun` (see `engine.ddp`), images
-or cached backbone features (the CPU budget protocol, see `engine.ablation`).
+or cached backbone features (the CPU budget protocol, see `engine.features`).
 
 Reproducibility contract (tested): the data order of epoch e is a permutation drawn from
 (seed, e); the augmentation of sample i in epoch e is drawn from its own seed (seed, e, i), so it
@@ -15,422 +15,45 @@ was never interrupted.
 from __future__ import annotations
 
 import contextlib
-import csv
-import dataclasses
-import hashlib
 import json
-import math
-import random
 import time
-import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-import numpy as np
 import torch
 from torch import Tensor, nn
-from torch.utils.data import DataLoader, Dataset, Sampler
+from torch.utils.data import Dataset
 
-from handoccnet_lite.config import ModelConfig
 from handoccnet_lite.engine import checkpoint as ckpt
 from handoccnet_lite.engine import ddp
+from handoccnet_lite.engine.builders import (
+    build_model,
+    build_train_dataset,
+    compute_losses,
+    first_items,
+    load_init_weights,
+    pin_hand_model,
+    trainable_parameters,
+)
+from handoccnet_lite.engine.features import FeatureHead, forward_batch
+from handoccnet_lite.engine.run_log import RunLog
+from handoccnet_lite.engine.sampling import (
+    EpochSampler,
+    SeededSamples,
+    make_loader,
+    warn_if_unseeded,
+)
+from handoccnet_lite.engine.train_config import TrainConfig, learning_rate
 from handoccnet_lite.utils import resolve_device, seed_everything
 
-#: The paper's learning-rate schedules (Adam, lr 1e-4 at global batch 64).
-SCHEDULES: dict[str, dict[str, float | int]] = {
-    "ho3d": {"lr_gamma": 0.7, "lr_step_epochs": 10, "epochs": 70},
-    "dexycb": {"lr_gamma": 0.9, "lr_step_epochs": 1, "epochs": 25},
-}
-LOG_NAME = "log.csv"
-#: Keep every shard of the training set in memory: shuffled reads would otherwise reload (and
-#: re-skin) a 500-image shard for almost every item (~100 ms each; measured 3x slower steps).
-ALL_SHARDS = 1 << 30
 CONFIG_NAME = "config.json"
 SUMMARY_NAME = "summary.json"
 
 
 class NonFiniteLossError(RuntimeError):
     """A loss term became NaN or inf; training stopped and the last good checkpoint was kept."""
-
-
-# --------------------------------------------------------------------------------------------
-# config
-# --------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class TrainConfig:
-    """Everything a training run depends on (saved as config.json next to the checkpoints).
-
-    The learning rate actually used is `ddp.scaled_lr(base_lr, batch_size * world_size,
-    lr_scaling, reference_batch)`: with the default linear rule, base_lr is the lr at the
-    paper's global batch of 64 (16 per GPU x 4 GPUs).
-    """
-
-    model: ModelConfig = field(default_factory=ModelConfig)
-    data_root: str = "data_samples/synthocc"
-    train_split: str = "train"
-    augment: bool = True
-    max_samples: int = 0  # > 0: train on the first max_samples items only (smoke runs, tests)
-    epochs: int = 1
-    max_steps: int = 0  # > 0: stop after this many optimizer steps
-    batch_size: int = 16  # per process
-    base_lr: float = 1e-4  # at reference_batch
-    lr_scaling: ddp.LrScaling = "linear"
-    reference_batch: int = ddp.PAPER_GLOBAL_BATCH
-    lr_gamma: float = 0.7  # HO-3D: x0.7 every 10 epochs; Dex-YCB: x0.9 every epoch
-    lr_step_epochs: int = 10
-    grad_clip: float = 0.0  # > 0: clip the global gradient norm (the paper does not clip)
-    seed: int = 0
-    num_workers: int = 0
-    ckpt_every: int = 100  # steps; a checkpoint is also written at the end
-    device: str = "auto"
-    amp: Literal["auto", "bf16", "off"] = "auto"  # auto: bf16 on CUDA, fp32 on CPU
-    channels_last: bool = True  # CUDA only
-    compile: bool = False  # torch.compile the model (CUDA advised)
-    progress: bool = True
-    tensorboard: bool = True  # also log to TensorBoard when it is installed
-    inputs: Literal["image", "features"] = "image"  # features: the cached-feature protocol
-    init_from: str = ""  # model.pt whose weights initialise the model (e.g. a trained backbone)
-    threads: int = 0  # > 0: torch.set_num_threads(threads) for the run (0: torch's default)
-
-    def __post_init__(self) -> None:
-        positive = ("epochs", "batch_size", "reference_batch", "lr_step_epochs", "ckpt_every")
-        for name in positive:
-            if getattr(self, name) < 1:
-                raise ValueError(f"TrainConfig.{name} must be >= 1, got {getattr(self, name)}.")
-        if not (self.base_lr > 0 and math.isfinite(self.base_lr)):
-            raise ValueError(f"TrainConfig.base_lr must be a positive number, got {self.base_lr}.")
-        if not 0 < self.lr_gamma <= 1:
-            raise ValueError(f"TrainConfig.lr_gamma must be in (0, 1], got {self.lr_gamma}.")
-        if self.lr_scaling not in ("linear", "none"):
-            raise ValueError(f"lr_scaling must be 'linear' or 'none', got {self.lr_scaling!r}.")
-        if self.amp not in ("auto", "bf16", "off"):
-            raise ValueError(f"amp must be 'auto', 'bf16' or 'off', got {self.amp!r}.")
-        if self.inputs not in ("image", "features"):
-            raise ValueError(f"inputs must be 'image' or 'features', got {self.inputs!r}.")
-        if min(self.max_steps, self.num_workers, self.max_samples) < 0:
-            raise ValueError("TrainConfig.max_steps, num_workers and max_samples must be >= 0.")
-        if self.threads < 0:
-            raise ValueError(f"TrainConfig.threads must be >= 0 (0: default), got {self.threads}.")
-
-    def replace(self, **changes: Any) -> TrainConfig:
-        return dataclasses.replace(self, **changes)
-
-    def with_schedule(self, name: str) -> TrainConfig:
-        """The paper's schedule for 'ho3d' or 'dexycb' (gamma, step and epochs)."""
-        if name not in SCHEDULES:
-            raise ValueError(f"Unknown schedule {name!r}; choose one of {sorted(SCHEDULES)}.")
-        return self.replace(**SCHEDULES[name])
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(d) - known
-        if unknown:
-            raise ValueError(
-                f"Unknown TrainConfig keys {sorted(unknown)}; expected a subset of {sorted(known)}."
-            )
-        d = dict(d)
-        if isinstance(d.get("model"), dict):
-            d["model"] = ModelConfig.from_dict(d["model"])
-        return cls(**d)
-
-    def save(self, path: str | Path) -> None:
-        Path(path).write_text(json.dumps(self.to_dict(), indent=2))
-
-    @classmethod
-    def load(cls, path: str | Path) -> TrainConfig:
-        path = Path(path)
-        if not path.is_file():
-            raise FileNotFoundError(f"No TrainConfig file at {path}.")
-        return cls.from_dict(json.loads(path.read_text()))
-
-
-def learning_rate(cfg: TrainConfig, world_size: int = 1) -> float:
-    """The lr this run uses (see TrainConfig)."""
-    return ddp.scaled_lr(
-        cfg.base_lr, cfg.batch_size * world_size, cfg.lr_scaling, cfg.reference_batch
-    )
-
-
-# --------------------------------------------------------------------------------------------
-# seeded data order
-# --------------------------------------------------------------------------------------------
-def derive_seed(*parts: int) -> int:
-    """A 63-bit seed from integers (stable across processes and Python versions)."""
-    digest = hashlib.blake2b(",".join(str(int(p)) for p in parts).encode(), digest_size=8)
-    return int.from_bytes(digest.digest(), "little") >> 1
-
-
-@contextlib.contextmanager
-def isolated_rng(seed: int) -> Iterator[None]:
-    """Seed Python, NumPy and torch for a block, then put the previous states back."""
-    saved = (random.getstate(), np.random.get_state(), torch.get_rng_state())
-    random.seed(seed)
-    np.random.seed(seed % (2**32))
-    torch.manual_seed(seed)
-    try:
-        yield
-    finally:
-        random.setstate(saved[0])
-        np.random.set_state(saved[1])
-        torch.set_rng_state(saved[2])
-
-
-class SeededSamples(Dataset):
-    """Wraps a dataset so item i of epoch e is drawn with its own seed (seed, e, i).
-
-    Augmentation then depends neither on the worker that loads the item nor on where a run was
-    resumed. Datasets that draw from the global Python/NumPy/torch generators are covered.
-    """
-
-    def __init__(self, base: Dataset, seed: int) -> None:
-        self.base = base
-        self.seed = seed
-        self.epoch = 0
-
-    def __len__(self) -> int:
-        return len(self.base)  # type: ignore[arg-type]
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
-        set_dataset_epoch(self.base, epoch)
-
-    def __getitem__(self, index: int) -> dict[str, Tensor]:
-        with isolated_rng(derive_seed(self.seed, self.epoch, index)):
-            return self.base[index]
-
-
-def set_dataset_epoch(dataset: Dataset, epoch: int) -> None:
-    """Tell a dataset (through Subset wrappers) which epoch it serves, for seeded augmentation."""
-    while True:
-        if hasattr(dataset, "set_epoch"):
-            dataset.set_epoch(epoch)
-            return
-        if not hasattr(dataset, "dataset"):
-            return
-        dataset = dataset.dataset
-
-
-def warn_if_unseeded(dataset: Dataset) -> None:
-    """SynthOccDataset(seed=None) draws fresh OS entropy per item: runs would not repeat."""
-    while hasattr(dataset, "dataset") and not hasattr(dataset, "seed"):
-        dataset = dataset.dataset
-    if getattr(dataset, "seed", 0) is None and getattr(
-        getattr(dataset, "cfg", None), "augment", False
-    ):
-        warnings.warn(
-            "The training dataset augments without a seed (seed=None): this run cannot be "
-            "repeated or resumed to the same weights. Pass seed=... to the dataset.",
-            stacklevel=3,
-        )
-
-
-class EpochSampler(Sampler[int]):
-    """Shuffled order drawn from (seed, epoch), sharded over ranks, resumable mid-epoch.
-
-    Incomplete global batches are dropped, so every rank takes the same number of steps.
-    Global batch b holds the permuted positions [b*B*W, (b+1)*B*W); rank r takes its r-th slice.
-    """
-
-    def __init__(self, n: int, batch_size: int, seed: int, world: ddp.World) -> None:
-        global_batch = batch_size * world.world_size
-        if n < global_batch:
-            raise ValueError(
-                f"The dataset has {n} samples, fewer than one global batch ({batch_size} x "
-                f"{world.world_size} processes = {global_batch}); lower --batch-size or use "
-                "more data."
-            )
-        self.n, self.batch_size, self.seed, self.world = n, batch_size, seed, world
-        self.batches = n // global_batch  # per epoch, per rank
-        self.epoch, self.skip = 0, 0
-
-    def set_epoch(self, epoch: int, skip_batches: int = 0) -> None:
-        self.epoch, self.skip = epoch, skip_batches
-
-    def __iter__(self) -> Iterator[int]:
-        g = torch.Generator().manual_seed(derive_seed(self.seed, self.epoch))
-        perm = torch.randperm(self.n, generator=g)[
-            : self.batches * self.batch_size * self.world.world_size
-        ]
-        mine = perm.view(self.batches, self.world.world_size, self.batch_size)[:, self.world.rank]
-        return iter(mine[self.skip :].reshape(-1).tolist())
-
-    def __len__(self) -> int:
-        return (self.batches - self.skip) * self.batch_size
-
-
-def worker_init_fn(worker_id: int) -> None:
-    """Seed Python and NumPy in a DataLoader worker from the seed torch gave it."""
-    seed = torch.initial_seed() % (2**32)
-    random.seed(seed)
-    np.random.seed(seed)
-
-
-def make_loader(
-    dataset: Dataset, sampler: EpochSampler, cfg: TrainConfig, epoch: int, skip: int
-) -> DataLoader:
-    """The DataLoader of one epoch (its generator seeded from (seed, epoch))."""
-    sampler.set_epoch(epoch, skip)
-    if hasattr(dataset, "set_epoch"):
-        dataset.set_epoch(epoch)
-    return DataLoader(
-        dataset,
-        batch_size=cfg.batch_size,
-        sampler=sampler,
-        num_workers=cfg.num_workers,
-        worker_init_fn=worker_init_fn,
-        generator=torch.Generator().manual_seed(derive_seed(cfg.seed, epoch, 1)),
-        drop_last=True,
-        pin_memory=False,
-    )
-
-
-# --------------------------------------------------------------------------------------------
-# model, data, losses: the integration points with the other parts of the package
-# --------------------------------------------------------------------------------------------
-def pin_hand_model(cfg: TrainConfig) -> TrainConfig:
-    """Replace hand_model="auto" by the backend it resolves to on this machine, so a run's saved
-    config (and any model exported from it) names the hand its weights were trained with."""
-    if cfg.model.hand_model != "auto":
-        return cfg
-    from handoccnet_lite.hand import find_mano_file
-
-    kind = "synth" if find_mano_file() is None else "mano"
-    return dataclasses.replace(cfg, model=cfg.model.replace(hand_model=kind))
-
-
-def build_model(model_cfg: ModelConfig) -> nn.Module:
-    """HandOccNet from its config."""
-    from handoccnet_lite.model import HandOccNet
-
-    return HandOccNet(model_cfg)
-
-
-def build_train_dataset(cfg: TrainConfig) -> Dataset:
-    """SynthOcc at cfg.data_root (split cfg.train_split), cropped to the model's input size."""
-    from handoccnet_lite.data.dataset import SynthOccDataset
-
-    root = Path(cfg.data_root)
-    if not root.exists():
-        raise FileNotFoundError(
-            f"No dataset at {root}; generate one with `handoccnet-lite data --out {root}` or "
-            "pass --data data_samples/synthocc (the bundled samples)."
-        )
-    data = SynthOccDataset(
-        root,
-        cfg.train_split,
-        cfg.model.input_size,
-        augment=cfg.augment,
-        seed=cfg.seed,
-        cache_shards=ALL_SHARDS,
-    )
-    return first_items(data, cfg.max_samples)
-
-
-def first_items(dataset: Dataset, n: int) -> Dataset:
-    """The first n items of `dataset` (all of them when n is 0 or larger than the set)."""
-    if n <= 0 or n >= len(dataset):  # type: ignore[arg-type]
-        return dataset
-    from torch.utils.data import Subset
-
-    return Subset(dataset, range(n))
-
-
-def compute_losses(
-    outputs: dict[str, Tensor], batch: dict[str, Tensor], cfg: ModelConfig
-) -> dict[str, Tensor]:
-    """The paper's weighted loss terms and their sum under "total"."""
-    from handoccnet_lite import losses
-
-    return losses.compute_losses(outputs, batch, cfg.loss)
-
-
-def forward_batch(model: nn.Module, batch: dict[str, Tensor], inputs: str) -> dict[str, Tensor]:
-    """Images through the whole model, or cached features through the parts after the FPN."""
-    if inputs == "features":
-        from handoccnet_lite.engine.ablation import forward_from_features
-
-        return forward_from_features(model, batch["feat"])  # feat (B, C, G, G)
-    return model(batch["image"])  # image (B, 3, S, S)
-
-
-def trainable_parameters(model: nn.Module, inputs: str) -> list[nn.Parameter]:
-    """All parameters, or only those after the FPN for the cached-feature protocol."""
-    if inputs == "features":
-        from handoccnet_lite.engine.ablation import head_parameters
-
-        return head_parameters(model)
-    return [p for p in model.parameters() if p.requires_grad]
-
-
-# --------------------------------------------------------------------------------------------
-# logging
-# --------------------------------------------------------------------------------------------
-class RunLog:
-    """CSV log (one row per step) plus TensorBoard when installed; rank 0 only."""
-
-    def __init__(self, out_dir: Path, enabled: bool, tensorboard: bool, resume_step: int) -> None:
-        self.path = out_dir / LOG_NAME
-        self.enabled = enabled
-        self.fields: list[str] | None = None
-        self.tb = None
-        if not enabled:
-            return
-        if resume_step > 0:
-            self._truncate(resume_step)
-        else:
-            self.path.unlink(missing_ok=True)
-        if tensorboard:
-            with contextlib.suppress(ImportError, ModuleNotFoundError):
-                from torch.utils.tensorboard import SummaryWriter
-
-                self.tb = SummaryWriter(str(out_dir / "tb"))
-
-    def _truncate(self, step: int) -> None:
-        """Drop rows logged after the checkpoint we resume from (a killed run wrote them)."""
-        if not self.path.exists():
-            return
-        with self.path.open() as f:
-            rows = [r for r in csv.DictReader(f) if int(r["step"]) <= step]
-        if rows:
-            self.fields = list(rows[0])
-        with self.path.open("w", newline="") as f:
-            if rows:
-                w = csv.DictWriter(f, fieldnames=self.fields)
-                w.writeheader()
-                w.writerows(rows)
-
-    def write(self, row: dict[str, float]) -> None:
-        if not self.enabled:
-            return
-        new = self.fields is None or not self.path.exists() or self.path.stat().st_size == 0
-        if new:
-            self.fields = list(row)
-        with self.path.open("a", newline="") as f:
-            w = csv.DictWriter(f, fieldnames=self.fields, extrasaction="ignore")
-            if new:
-                w.writeheader()
-            w.writerow(row)
-        if self.tb is not None:
-            for k, v in row.items():
-                if k not in ("step", "epoch"):
-                    self.tb.add_scalar(k, v, int(row["step"]))
-
-    def close(self) -> None:
-        if self.tb is not None:
-            self.tb.close()
-
-
-def read_log(run_dir: str | Path) -> Any:
-    """A run's log.csv as a pandas DataFrame."""
-    import pandas as pd
-
-    return pd.read_csv(Path(run_dir) / LOG_NAME)
 
 
 # --------------------------------------------------------------------------------------------
@@ -535,29 +158,8 @@ def _resume(
 def _as_trained_module(model: nn.Module, inputs: str) -> nn.Module:
     """The module whose forward the loop calls (and DDP wraps): the model, or its feature head."""
     if inputs == "features":
-        from handoccnet_lite.engine.ablation import FeatureHead
-
         return FeatureHead(model)
     return model
-
-
-def load_init_weights(model: nn.Module, path: str | Path, backbone_only: bool = False) -> list[str]:
-    """Copy every tensor of a model.pt/checkpoint whose name and shape match (only the backbone's
-    with backbone_only, as in the cached-feature protocol); returns the names copied."""
-    state = ckpt.load_checkpoint(ckpt.find_weights(path))["model"]
-    own = model.state_dict()
-    if backbone_only:
-        from handoccnet_lite.engine.ablation import backbone_prefixes, is_backbone_key
-
-        prefixes = backbone_prefixes(model)
-        state = {k: v for k, v in state.items() if is_backbone_key(k, prefixes)}
-    matched = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
-    if not matched:
-        raise ValueError(
-            f"{path}: no tensor matches this model; was it trained with another preset?"
-        )
-    model.load_state_dict(matched, strict=False)
-    return sorted(matched)
 
 
 def _to_device(

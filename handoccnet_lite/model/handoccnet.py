@@ -2,7 +2,7 @@
 
 Release (main/model.py): ``p, s = backbone(img); f = FIT(s, p); f = SET(f, f); regressor(f)``:
 FIT's query is the secondary feature F_S and its key/value the primary feature F_P.
-Hooks for the CPU budget protocol (engine.ablation): ``extract_features(image)`` is everything
+Hooks for the CPU budget protocol (engine.features): ``extract_features(image)`` is everything
 before the spatial gate (trunk, FPN, pooling: the parameters named by ``feature_modules``) and
 ``forward_features(F)`` everything from the gate on; ``forward`` is the two in a row.
 Ablation switches: ``use_fit=False`` skips FIT, so SET (or the regressor) sees the primary

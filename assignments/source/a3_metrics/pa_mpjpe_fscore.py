@@ -50,21 +50,23 @@
 # in **millimetres**; any leading dims are samples. Everything runs on a CPU in seconds.
 
 # %% nbgrader={"grade": false, "grade_id": "setup", "locked": true, "schema_version": 3, "solution": false, "task": false}
-import inspect
 import math
 
 import torch
+
+from handoccnet_lite.assignments.guard import ReferenceGuard
 
 torch.manual_seed(0)
 torch.set_num_threads(1)  # tiny tensors: one thread is enough
 torch.set_default_dtype(torch.float64)  # SVD-based alignment: float64 keeps the tests exact
 
+_guard = ReferenceGuard().install()  # notes which functions run handoccnet_lite's code
+
 
 def check_own_code(fn):
-    """The grader compares your function with handoccnet_lite's: it must not call it."""
-    assert "handoccnet_lite" not in inspect.getsource(fn), (
-        f"{fn.__name__} calls handoccnet_lite; write the computation yourself with torch."
-    )
+    """The grader compares your function with handoccnet_lite's: it must not call it, under any
+    name or import (checked as the tests run), nor mention it."""
+    _guard.check(fn)
 
 
 def assert_close(actual, expected, atol, what):
@@ -122,7 +124,6 @@ assert aligned.shape == (2, 21, 3), f"expected (2, 21, 3), got {tuple(aligned.sh
 assert_close(procrustes_align(gt, gt), gt, 1e-12, "aligning gt onto itself changes nothing")
 copy = 1.7 * gt @ rotation_z(0.8).T + torch.tensor([0.1, -0.2, 0.5])  # scaled, rotated, moved
 assert_close(procrustes_align(copy, gt), gt, 1e-9, "a similar copy of gt must align exactly")
-check_own_code(procrustes_align)
 ### BEGIN HIDDEN TESTS
 import handoccnet_lite.metrics as reference
 
@@ -138,6 +139,7 @@ for _p, _g, _what in [(_pred, _gt, "random pairs"), (_mirror, _gt, "mirrored pre
         f"procrustes_align differs from handoccnet_lite.metrics.procrustes_align ({_what})",
     )
 ### END HIDDEN TESTS
+check_own_code(procrustes_align)
 
 # %% [markdown]
 # ## 2 · PA-MPJPE (2 points)
@@ -163,7 +165,6 @@ copy = 0.6 * gt @ rotation_z(-2.0).T + 0.3  # a similar copy: PA-MPJPE forgives 
 assert_close(pa_mpjpe(copy, gt), torch.zeros(3), 1e-9, "PA-MPJPE of a scaled, rotated, moved copy")
 by_hand = (procrustes_align(pred, gt) - gt).norm(dim=-1).mean(-1) * 1000.0
 assert_close(err, by_hand, 1e-9, "PA-MPJPE must be the mean joint distance in mm")
-check_own_code(pa_mpjpe)
 ### BEGIN HIDDEN TESTS
 import handoccnet_lite.metrics as reference
 
@@ -177,6 +178,7 @@ assert_close(
     "pa_mpjpe (mm) differs from handoccnet_lite.metrics.pa_mpjpe(reduce=False)",
 )
 ### END HIDDEN TESTS
+check_own_code(pa_mpjpe)
 
 # %% [markdown]
 # ## 3 · The F-score at a distance threshold (3 points)
@@ -212,7 +214,6 @@ gt = torch.tensor([[0.0, 0.0, 0.0]])
 assert_close(f_score(pred, gt, 0.5), torch.tensor(2 / 3), 1e-12, "the worked example")
 edge = torch.tensor([[0.25, 0.0, 0.0]])  # exactly at the threshold: not closer than it
 assert_close(f_score(edge, gt, 0.25), torch.tensor(0.0), 0.0, "distance == threshold (strict <)")
-check_own_code(f_score)
 ### BEGIN HIDDEN TESTS
 import handoccnet_lite.metrics as reference
 
@@ -227,6 +228,7 @@ for _threshold in (0.005, 0.015):
         f"f_score at {_threshold} m differs from handoccnet_lite.metrics.f_score",
     )
 ### END HIDDEN TESTS
+check_own_code(f_score)
 
 # %% [markdown]
 # ## Summary

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from handoccnet_lite.data.dataset import AugmentConfig, crop_square
-from handoccnet_lite.data.synthocc import read_shard
+from handoccnet_lite.data.shards import read_shard
 from handoccnet_lite.metrics import pa_mpjpe
 
 
@@ -75,7 +75,7 @@ def model_2d_rms(checkpoint: str, data: Path) -> float:
     """RMS 2D error per coordinate (crop units) of a trained model on `data`'s test split."""
     from handoccnet_lite.cli import load_trained
     from handoccnet_lite.data.dataset import SynthOccDataset
-    from handoccnet_lite.engine.trainer import forward_batch
+    from handoccnet_lite.engine.features import forward_batch
 
     model, cfg = load_trained(checkpoint)
     ds = SynthOccDataset(data, "test", cfg.input_size, augment=False)

@@ -1,0 +1,193 @@
+"""The ablation's results: every finished run gathered into runs.csv, per_sample.csv,
+summary.csv (mean, std, 95% t-interval over seeds), paired.csv (each variant vs the official
+one, paired over seeds) and report.md."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from handoccnet_lite.engine import evaluate as ev
+from handoccnet_lite.engine.profiles import BASELINE_VARIANT, VARIANTS, Profile
+
+METRICS_NAME = "metrics.json"
+
+
+STAGE1_METRICS = "test_metrics.json"  # of backbone/: the stage-1 full model on the test set
+HEADLINE = ("pa_mpjpe", "mpjpe", "pa_mpvpe", "f5", "f15")
+#: Constant baselines (evaluate.MeanPoseBaseline frames) and their result files.
+BASELINE_FILES = {"camera": "mean_pose.json", "hand": "mean_hand.json"}
+BASELINE_LABELS = {
+    "camera": "Mean-pose baseline (mean root-relative hand in the camera frame)",
+    "hand": "Mean-hand baseline (average hand in its own frame, the stronger constant for "
+    "PA-MPJPE when orientations vary)",
+}
+HIGHER_IS_BETTER = {"f5", "f15", "auc_j", "auc_v"}
+
+
+# --------------------------------------------------------------------------------------------
+# results
+# --------------------------------------------------------------------------------------------
+def collect(out_dir: str | Path, profile: Profile | None = None) -> pd.DataFrame:
+    """Gather every finished run into runs.csv, per_sample.csv, summary.csv, paired.csv,
+    report.md (+ parquet when pyarrow is installed); returns the runs table."""
+    out_dir = Path(out_dir)
+    rows, samples = [], []
+    for metrics_path in sorted(out_dir.glob(f"*/seed*/{METRICS_NAME}")):
+        m = json.loads(metrics_path.read_text())
+        rows.append(m)
+        ps = pd.read_csv(metrics_path.parent / "per_sample.csv")
+        samples.append(ps.assign(variant=m["variant"], seed=m["seed"]))
+    if not rows:
+        raise FileNotFoundError(f"No finished runs (*/seed*/{METRICS_NAME}) under {out_dir}.")
+    runs = pd.json_normalize(rows, sep="_")  # "alignment": {...} -> alignment_protocol, ...
+    per_sample = pd.concat(samples, ignore_index=True)
+    summary = summary_long(runs)
+    paired = paired_table(runs)
+    _save_table(runs, out_dir / "runs.csv")
+    _save_table(per_sample, out_dir / "per_sample.csv")
+    summary.to_csv(out_dir / "summary.csv", index=False)
+    paired.to_csv(out_dir / "paired.csv", index=False)
+    write_report(out_dir, summary, paired, profile)
+    return runs
+
+
+def _save_table(df: pd.DataFrame, path: Path) -> None:
+    df.to_csv(path, index=False)
+    try:
+        import pyarrow  # noqa: F401
+    except ImportError:
+        return
+    df.to_parquet(path.with_suffix(".parquet"), index=False)
+
+
+def summary_long(runs: pd.DataFrame, metrics: tuple[str, ...] = HEADLINE) -> pd.DataFrame:
+    """Per variant and metric: mean, std, n and 95% Student-t interval over seeds."""
+    from handoccnet_lite.stats import summarize
+
+    parts = [summarize(runs, "variant", m).assign(metric=m) for m in metrics if m in runs]
+    out = pd.concat(parts, ignore_index=True)
+    return out[["variant", "metric", *[c for c in out if c not in ("variant", "metric")]]]
+
+
+def paired_table(runs: pd.DataFrame, metrics: tuple[str, ...] = HEADLINE) -> pd.DataFrame:
+    """Every variant vs the official one, paired over seeds (difference = variant - official)."""
+    from handoccnet_lite.stats import paired_comparison
+
+    variants = [v for v in runs["variant"].unique() if v != BASELINE_VARIANT]
+    if BASELINE_VARIANT not in set(runs["variant"]):
+        return pd.DataFrame()
+    rows = []
+    for v in variants:
+        for m in metrics:
+            if m in runs:
+                res = paired_comparison(
+                    runs, v, BASELINE_VARIANT, "seed", m, lower_is_better=m not in HIGHER_IS_BETTER
+                )
+                rows.append(res.as_dict())
+    return pd.DataFrame(rows)
+
+
+def _markdown(df: pd.DataFrame, digits: int = 3) -> str:
+    """A pipe table (no tabulate dependency)."""
+    cols = list(df.columns)
+
+    def fmt(x: Any) -> str:
+        return f"{x:.{digits}g}" if isinstance(x, float | np.floating) else str(x)
+
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    lines += ["| " + " | ".join(fmt(x) for x in row) + " |" for row in df.itertuples(index=False)]
+    return "\n".join(lines)
+
+
+def _relative(value: float, reference: float) -> str:
+    """'12.3% better than' or '4.5% worse than' (errors: lower is better)."""
+    gain = 1 - value / reference
+    return f"{abs(gain):.1%} {'better' if gain >= 0 else 'worse'} than"
+
+
+def _spread_line(what: str, m: dict[str, Any]) -> str:
+    return (
+        f"Prediction spread of the {what}: {m['pred_spread']:.2f} mm (ground truth "
+        f"{m['gt_spread']:.2f} mm; near 0 = a constant hand whatever the image)."
+    )
+
+
+def _spread_by_variant(out_dir: Path) -> dict[str, float]:
+    """Mean pred_spread per variant over its runs (+ '_gt'), from runs.csv when recorded."""
+    path = out_dir / "runs.csv"
+    if not path.is_file():
+        return {}
+    runs = pd.read_csv(path)
+    if "pred_spread" not in runs:
+        return {}
+    means = runs.groupby("variant", sort=False)["pred_spread"].mean()
+    out = {v: float(means[v]) for v in VARIANTS if v in means}
+    out["_gt"] = float(runs["gt_spread"].mean())
+    return out
+
+
+def write_report(
+    out_dir: Path, summary: pd.DataFrame, paired: pd.DataFrame, profile: Profile | None
+) -> Path:
+    """report.md: protocol statement, mean-pose reference, summary and paired tables."""
+    lines = [
+        "# Ablation results (SynthOcc (synthetic) test split; our measurements, not the paper's)",
+        "",
+    ]
+    if profile is not None:
+        lines += [
+            f"Profile `{profile.name}` (preset {profile.preset}), {profile.protocol} "
+            "protocol. "
+            + (
+                "CPU budget protocol: one backbone + FPN trained once "
+                "(official variant); each variant's gate, FIT, SET and regressor trained on "
+                "its cached pre-gate features."
+                if profile.protocol == "cached"
+                else "Full protocol: every variant trained end to end."
+            ),
+            "",
+        ]
+    refs: dict[str, dict[str, float]] = {}  # frame -> the baseline's metrics, when recorded
+    for frame, name in BASELINE_FILES.items():
+        path = out_dir / name
+        if path.is_file():
+            refs[frame] = m = json.loads(path.read_text())
+            lines += [
+                f"{BASELINE_LABELS[frame]}: PA-MPJPE {m['pa_mpjpe']:.2f} mm, "
+                f"MPJPE {m['mpjpe']:.2f} mm.",
+                "",
+            ]
+    stage1 = out_dir / "backbone" / STAGE1_METRICS
+    if stage1.is_file() and "camera" in refs:
+        s1m = json.loads(stage1.read_text())
+        s1 = s1m["pa_mpjpe"]
+        vs = [f"{_relative(s1, refs[f]['pa_mpjpe'])} the {ev.BASELINE_NAMES[f]}" for f in refs]
+        lines += [
+            f"Stage-1 full model (backbone + FPN + official head, trained on images): PA-MPJPE "
+            f"{s1:.2f} mm, {', '.join(vs)}.",
+            "",
+        ]
+        if "pred_spread" in s1m:
+            lines += [_spread_line("stage-1 model", s1m), ""]
+    spread = _spread_by_variant(out_dir)
+    if spread:
+        lines += [
+            "Prediction spread (rigidly aligned distance of each predicted hand to the average "
+            "predicted hand, mm; near 0 = one constant hand whatever the image; ground truth: "
+            f"{spread.pop('_gt'):.2f} mm): "
+            + ", ".join(f"{v} {x:.2f}" for v, x in spread.items())
+            + ".",
+            "",
+        ]
+    lines += ["## Mean over seeds with 95% t-interval", "", _markdown(summary), ""]
+    if not paired.empty:
+        cols = ["a", "b", "value", "n", "mean_diff", "ci_low", "ci_high", "p_value", "better"]
+        lines += ["## Paired over seeds (a - b)", "", _markdown(paired[cols]), ""]
+    path = out_dir / "report.md"
+    path.write_text("\n".join(lines))
+    return path
