@@ -30,9 +30,12 @@ def register(sub: Any) -> None:
         "With --lr-scaling linear (default) the run uses lr = base_lr * global_batch / 64;\n"
         "'none' keeps --lr as is, which is what users of the release did on fewer GPUs and what\n"
         "gave them much worse Dex-YCB numbers.\n\n"
-        "Writes to --out: config.json, log.csv, checkpoint.pt (every --ckpt-every steps, atomic),\n"
-        "model.pt, summary.json. A NaN/inf loss stops the run (exit 3) and keeps the last good\n"
-        "checkpoint. Multi-GPU: launch with torchrun (DistributedDataParallel).",
+        "Writes to --out: config.json, log.csv, checkpoint.pt (every --ckpt-every steps,\n"
+        "atomic; the one before is kept as checkpoint.prev.pt, which --resume falls back to when\n"
+        "the latest is damaged), model.pt, summary.json. An --out holding a run is refused\n"
+        "unless --resume (continue it) or --overwrite (replace it). A NaN/inf loss stops the run\n"
+        "(exit 3) and keeps the last good checkpoint. Multi-GPU: launch with torchrun\n"
+        "(DistributedDataParallel).",
         f"  {PROG} train --preset tiny --data {BUNDLED} --out runs/tiny --max-steps 50\n"
         f"  {PROG} train --profile quick --out runs/quick\n"
         f"  {PROG} train --out runs/quick --resume          # continue after a crash\n"
