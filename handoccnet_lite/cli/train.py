@@ -188,17 +188,19 @@ def build_train_config(a: argparse.Namespace) -> Any:
 
 
 def cmd_train(a: argparse.Namespace) -> int:
-    from handoccnet_lite.engine.run_folder import prepare_run_folder
+    from handoccnet_lite.engine.run_folder import BOTH_FLAGS, prepare_run_folder
     from handoccnet_lite.engine.trainer import train
 
-    if int(os.environ.get("RANK", 0)) == 0:  # one process decides (torchrun)
-        prepare_run_folder(a.out, a.resume, a.overwrite)
+    if a.resume and a.overwrite:
+        raise UserError(BOTH_FLAGS)
     cfg = build_train_config(a)
     if not Path(cfg.data_root).exists():
         raise UserError(
             f"No dataset at {cfg.data_root}; generate one (`{PROG} data --out {cfg.data_root}`) "
             f"or pass --data {BUNDLED}."
         )
+    if int(os.environ.get("RANK", 0)) == 0:  # one process decides (torchrun)
+        prepare_run_folder(a.out, a.resume, a.overwrite)  # after the config and data checks
     result = train(cfg, a.out, resume=a.resume)
     if result.summary["world_size"] > 1 and int(os.environ.get("RANK", 0)) != 0:
         return 0

@@ -16,6 +16,8 @@ RUN_FILES = (
     "summary.json",
 )
 
+BOTH_FLAGS = "--resume continues a run and --overwrite replaces it: pass one, not both."
+
 
 def existing_run_files(out_dir: str | Path) -> list[str]:
     """The names of RUN_FILES present in out_dir."""
