@@ -13,7 +13,7 @@ UV_INDEX := --index-strategy unsafe-best-match \
 	$(foreach d,/opt/pypi/simple /opt/pypi-more/simple,$(if $(wildcard $(d)),--extra-index-url file://$(d))) \
 	$(if $(wildcard /opt/wheels),--find-links /opt/wheels)
 
-.PHONY: help venv test lint reproduce lab lock bench assignments autograde browser-test clean-venv
+.PHONY: help venv test lint reproduce lab lock bench assignments autograde feedback browser-test teach gpu-smoke clean-venv
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -50,6 +50,16 @@ assignments: venv  ## regenerate the student copies (assignments/release/) from 
 
 autograde: venv  ## grade assignments/submitted/<student>/<assignment>/*.ipynb -> assignments/grades.csv
 	$(PY) -m handoccnet_lite.assignments autograde $(or $(SUBMISSIONS),assignments/submitted)
+
+feedback: venv  ## HTML feedback for graded submissions (hidden tests removed)
+	$(PY) -m handoccnet_lite.assignments feedback
+
+teach: venv  ## continue the official teaching model for HOURS (default 2), resumable, snapshots in results/teach/
+	@test -f runs/synthocc_teach/train/manifest.json || $(VENV)/bin/handoccnet-lite data --out runs/synthocc_teach --n-train 24000 --n-test 1 --seed 7
+	$(VENV)/bin/handoccnet-lite teach --variant $(or $(VARIANT),official) --hours $(or $(HOURS),2)
+
+gpu-smoke: venv  ## check a GPU machine in < 5 min (exit 2 without CUDA; CPU dry run: ARGS="--device cpu --quick")
+	$(PY) benchmarks/gpu_smoke.py $(ARGS)
 
 browser-test: venv  ## the attention explorer in JupyterLab + headless Chromium (needs apt chromium)
 	$(VENV)/bin/pytest -q -m browser tests/test_browser.py

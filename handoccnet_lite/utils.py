@@ -6,6 +6,7 @@ import os
 import random
 import shutil
 import tempfile
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,17 +19,82 @@ FIGURES_DIR = Path(os.environ.get("HANDOCCNET_FIGURES", REPO_ROOT / "figures"))
 DATA_SAMPLES_DIR = REPO_ROOT / "data_samples"
 
 
-def resolve_device(device: str = "auto"):
-    """'auto' -> CUDA when available, else CPU. Any other string is passed to torch.device."""
+#: Files that exist when the NVIDIA kernel driver is loaded (i.e. there is an NVIDIA GPU).
+NVIDIA_DRIVER_FILES: tuple[str, ...] = ("/proc/driver/nvidia/version", "/dev/nvidia0")
+_warned_unusable_cuda = False
+
+
+class CudaUnusableWarning(UserWarning):
+    """device='auto' found an NVIDIA GPU that this torch cannot use and fell back to the CPU."""
+
+
+def nvidia_driver_present() -> str | None:
+    """What says an NVIDIA driver is loaded (the driver's version line, or a device file), else
+    None. Read from the kernel's files, so it works when torch cannot talk to the driver."""
+    for name in NVIDIA_DRIVER_FILES:
+        path = Path(name)
+        if not path.exists():
+            continue
+        try:
+            first = path.read_text().splitlines()[0].strip() if path.is_file() else ""
+        except (OSError, IndexError, UnicodeDecodeError):
+            first = ""
+        return first or str(path)
+    return None
+
+
+def cuda_unusable_reason() -> str | None:
+    """Why torch cannot use an NVIDIA GPU that is present, or None (no GPU, or CUDA works).
+
+    The condition: `torch.cuda.is_available()` is False while the NVIDIA kernel driver is
+    loaded (`NVIDIA_DRIVER_FILES`). The usual causes: a CPU-only torch build
+    (`torch.backends.cuda.is_built()` False), or a CUDA build newer than the driver supports.
+    """
     import torch
 
+    if torch.cuda.is_available():
+        return None
+    driver = nvidia_driver_present()
+    if driver is None:
+        return None
+    if not torch.backends.cuda.is_built():
+        cause = f"this torch {torch.__version__} is a CPU-only build"
+    else:
+        cause = (
+            f"this torch {torch.__version__} was built for CUDA {torch.version.cuda}, which the "
+            "installed driver probably does not support (driver too old), or the GPU is busy or "
+            "hidden (CUDA_VISIBLE_DEVICES)"
+        )
+    return (
+        f"An NVIDIA GPU is present ({driver}) but torch cannot use it: {cause}. Running on the "
+        "CPU. Fix: install torch wheels that match the driver (see `nvidia-smi` for the highest "
+        "CUDA version the driver supports and pick that wheel index on pytorch.org), or update "
+        "the driver; pass --device cpu (device='cpu') to run on the CPU without this warning."
+    )
+
+
+def resolve_device(device: str = "auto"):
+    """'auto' -> CUDA when available, else CPU. Any other string is passed to torch.device.
+
+    'auto' warns once per process (`CudaUnusableWarning`) when it falls back to the CPU although
+    an NVIDIA GPU is present (see `cuda_unusable_reason`)."""
+    import torch
+
+    global _warned_unusable_cuda
     if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        reason = None if _warned_unusable_cuda else cuda_unusable_reason()
+        if reason is not None:
+            _warned_unusable_cuda = True
+            warnings.warn(reason, CudaUnusableWarning, stacklevel=2)
+        return torch.device("cpu")
     dev = torch.device(device)
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise RuntimeError(
             f"device={device!r} was requested but CUDA is not available on this machine; "
             "use device='auto' or 'cpu'."
+            + (f" {cuda_unusable_reason()}" if cuda_unusable_reason() else "")
         )
     return dev
 

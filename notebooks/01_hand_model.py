@@ -39,6 +39,8 @@
 PROFILE = "quick"  # "quick": a few hands, seconds on a laptop CPU; "full": more samples
 
 # %%
+import time
+
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -538,8 +540,10 @@ plt.show()
 # the thumb's base (MANO joint 13) across the palm via its abduction angle, and three sliders
 # set betas 0-2. `hand_figure` (plotly) draws the mesh and skeleton; drag to rotate.
 #
-# In JupyterLab you get sliders. Run headless (papermill, CI, `python 01_hand_model.py`) there is
-# no front-end to talk to, so the cell draws the same pose as a static matplotlib figure instead.
+# In JupyterLab you get sliders (released, not dragged, triggers a redraw; the cell prints how long
+# one redraw takes) and the live 3D view only. Run headless (papermill, CI,
+# `python 01_hand_model.py`) there is no front-end to talk to, so the cell draws the same pose as
+# a static matplotlib figure instead (saved as `figures/01_controlled_hand.png` in both cases).
 
 # %%
 PROFILE_WEIGHTS = torch.tensor([0.8, 1.0, 0.75])  # share of the curl per finger joint
@@ -598,34 +602,57 @@ def static_view(values: dict) -> plt.Figure:
     return fig
 
 
+def hand_sliders(widgets) -> dict:
+    """One slider per control, labels in full (description_width 'initial'), reporting a value
+    when released: one redraw per move, not one per pixel dragged."""
+    full = dict(style={"description_width": "initial"}, layout=widgets.Layout(width="360px"),
+                continuous_update=False)  # fmt: skip
+    sliders = {f: widgets.FloatSlider(value=DEFAULTS[f], min=0, max=1, step=0.05,
+                                      description=f"{f} curl", **full) for f in joints.FINGERS}  # fmt: skip
+    sliders["opposition"] = widgets.FloatSlider(
+        value=DEFAULTS["opposition"],
+        min=0,
+        max=1,
+        step=0.05,
+        description="thumb opposition",
+        **full,
+    )
+    for k in range(3):
+        sliders[f"beta{k}"] = widgets.FloatSlider(
+            value=0.0, min=-3, max=3, step=0.25, description=f"β{k} {hand.shape_names[k]}", **full
+        )
+    return sliders
+
+
+def hand_view(values: dict):
+    """The plotly figure of the controlled hand (what the live view shows)."""
+    h = controlled_hand(**values)
+    return hand_figure(h.vertices[0], hand.faces, h.joints[0], title="SynthHand")
+
+
+start = time.perf_counter()
+hand_view(DEFAULTS)
+print(f"one redraw (pose -> mesh -> plotly figure): {time.perf_counter() - start:.3f} s")
+fig = static_view(DEFAULTS)  # the record for figures/, drawn only where there are no sliders
+save_figure(fig, "01_controlled_hand")
 if in_kernel_with_widgets():
     import ipywidgets as widgets
     from IPython.display import display
 
-    sliders = {f: widgets.FloatSlider(value=DEFAULTS[f], min=0, max=1, step=0.05, description=f"{f} curl")
-               for f in joints.FINGERS}  # fmt: skip
-    sliders["opposition"] = widgets.FloatSlider(
-        value=0.7, min=0, max=1, step=0.05, description="opposition"
-    )
-    for k in range(3):
-        sliders[f"beta{k}"] = widgets.FloatSlider(
-            value=0.0, min=-3, max=3, step=0.25, description=f"β{k} {hand.shape_names[k]}"
-        )
+    plt.close(fig)  # the live view replaces it: no static copy under the sliders
+    sliders = hand_sliders(widgets)
     view_out = widgets.Output()
 
-    def redraw(**values):
-        h = controlled_hand(**values)
+    def redraw(**values) -> None:
         view_out.clear_output(wait=True)
         with view_out:
-            display(hand_figure(h.vertices[0], hand.faces, h.joints[0], title="SynthHand"))
+            display(hand_view(values))
 
     controls = widgets.interactive_output(redraw, sliders)
     display(widgets.HBox([widgets.VBox(list(sliders.values())), view_out]), controls)
 else:
     print("no Jupyter front-end: static view of the default controls")
-fig = static_view(DEFAULTS)
-save_figure(fig, "01_controlled_hand")
-plt.show()
+    plt.show()
 
 # %% [markdown]
 # ## Summary

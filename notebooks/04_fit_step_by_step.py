@@ -40,6 +40,7 @@ PROFILE = "quick"  # quick: 32 channels, 8x8 tokens (CPU seconds); full: 256 cha
 # %%
 import math
 import platform
+import timeit
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -48,8 +49,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.testing import assert_close
-from torch.utils import benchmark
 
+from handoccnet_lite import viz
 from handoccnet_lite.config import TransformerConfig
 from handoccnet_lite.model import attention
 from handoccnet_lite.model.fit import FIT
@@ -224,10 +225,25 @@ print(
 # >
 # > Alg. 1, line 27: C_sig = sigmoid(pool(matmul(q_sig, k_sigᵀ) / √d_k_sig))
 #
-# Softmax is shift-invariant: a query whose logits are all low still gets weights summing to 1. The
-# gate measures the *absolute* level of the query's match, averaged over the keys, and squashes it
-# into (0, 1). `AvgPool1d` with a kernel as long as the key axis averages all N keys, so C_sig has
+# Softmax is shift-invariant: a query whose logits are all low still gets weights summing to 1
+# (the toy cell below computes it). The gate measures the *absolute* level of the query's match,
+# averaged over the keys, and squashes it into (0, 1). `AvgPool1d` with a kernel as long as the key axis averages all N keys, so C_sig has
 # one value per query: shape (N, 1).
+
+# %%
+toy = torch.tensor([2.0, 1.0, 0.0])  # one query's logits over three keys
+for shift in (0.0, -6.0):
+    z = toy + shift
+    print(
+        f"logits {z.tolist()}: softmax {[round(v, 3) for v in torch.softmax(z, 0).tolist()]}, "
+        f"sigmoid(mean) = {torch.sigmoid(z.mean()).item():.3f}"
+    )
+assert_close(torch.softmax(toy - 6, 0), torch.softmax(toy, 0))  # the shift changes nothing
+assert torch.sigmoid((toy - 6).mean()) < 0.01 < torch.sigmoid(toy.mean())  # the gate sees it
+
+# %% [markdown]
+# Same softmax weights for both rows, but the gate falls from 0.73 to 0.007: only the gate can
+# tell a query that matches nothing well. Now the real gate:
 
 # %%
 pool = nn.AvgPool1d(N)  # kernel N over the last axis: the mean over all keys
@@ -503,15 +519,25 @@ print("max |explicit - O(N)| gate:", f"{(C_sig_fast - C_sig).abs().max():.1e}")
 
 # %% [markdown]
 # Timings: the explicit gate (N × N logits, then pool) vs the identity, C = 256, 4 heads, batch 1,
-# median of `torch.utils.benchmark` runs. **Timings on a shared machine are noisy**; read the
+# median of repeated `timeit` runs (`torch.utils.benchmark` would do too, but importing it makes
+# torch look for a CUDA compiler and log a warning on machines without a GPU). **Timings on a shared machine are noisy**; read the
 # trend, not the digits. The machine is printed with the table.
 
 
 # %%
-def median_ms(fn, *args) -> float:
-    """Median wall time of fn(*args) in milliseconds (torch.utils.benchmark, >= 0.2 s of runs)."""
-    timer = benchmark.Timer(stmt="fn(*args)", globals={"fn": fn, "args": args})
-    return timer.blocked_autorange(min_run_time=0.2).median * 1e3
+def median_ms(fn, *args, repeats: int = 5) -> float:
+    """Median wall time of fn(*args) in milliseconds: `repeats` timeit batches of >= 0.05 s each
+    (CUDA work is waited for inside each batch)."""
+
+    def run() -> None:
+        fn(*args)
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+
+    timer = timeit.Timer(run)
+    number, _ = timer.autorange()  # runs that take >= 0.2 s; a batch is a quarter of that
+    number = max(1, number // 4)
+    return float(np.median(timer.repeat(repeats, number))) / number * 1e3
 
 
 heads_t, dim_t = 4, 256
@@ -547,10 +573,20 @@ machine = f"{platform.machine()} {platform.processor() or ''}".strip()
 print(f"device: {device} ({machine}, {torch.get_num_threads()} torch threads)")
 print(timing.round(3).to_string(index=False))
 assert timing["gate O(N) ms"].iloc[-1] < timing["gate explicit ms"].iloc[-1]
+for col in ("gate explicit ms", "gate O(N) ms"):  # sentences computed from the table above
+    print(viz.growth_sentence(col.removesuffix(" ms"), timing["N"], timing[col]) + ".")
+print(
+    viz.faster_sentence(
+        "the O(N) gate", "the explicit gate", timing["N"],
+        timing["gate O(N) ms"], timing["gate explicit ms"],
+    ) + "."
+)  # fmt: skip
 
 # %% [markdown]
-# The explicit gate grows roughly with N² (four times the tokens, about sixteen times the work);
-# the identity grows with N and is far cheaper at every grid in the table.
+# The work of the explicit gate grows with N² and that of the identity with N, but a measured
+# time follows its work only once the work outweighs the fixed cost of a call (allocation, kernel
+# launch, Python): at small N both times are nearly flat. The printed sentences say which regime
+# this machine was in for each column.
 #
 # ## 10. (A ∘ g) v = g ∘ (A v): FIT on a fused attention kernel
 #
@@ -582,28 +618,41 @@ print(f"official FIT, explicit vs fused path: max |diff| = {(out_f - out_e).abs(
 # %% [markdown]
 # ## 11. Looking at one query
 #
-# For one query location (the red dot) on our G × G grid: its row of C_soft (where it takes
+# For one query location (the black dot) on our G × G grid: its row of C_soft (where it takes
 # values from), the gate C_sig at every query location (how much each location is allowed to
-# receive), and its row of C = g_i · C_soft (what it actually receives). **Random weights on random
-# features**: the pictures show the mechanics, not learned behaviour.
+# receive), and its row of C = g_i · C_soft (what it actually receives). C_soft and C share one
+# colour scale: on separate scales they would look identical (C is C_soft times one number), and
+# the gate's dimming would be invisible. The scale is centred at 1/N (white): red keys get more than
+# a uniform share, blue less. **Random weights on random features**: the pictures show the
+# mechanics, not learned behaviour.
 
 # %%
 qi = (G // 2) * G + G // 3  # query token index
 qr, qc = divmod(qi, G)
+from matplotlib import colors
+
+row_soft, row_c = C_soft[0, qi].reshape(G, G).cpu(), C_scaled[0, qi].reshape(G, G).cpu()
+top = max(row_soft.max().item(), 2 / N)  # one scale for C_soft and C, with 1/N inside it
+shared = colors.TwoSlopeNorm(vmin=0, vcenter=1 / N, vmax=top)  # white = uniform share 1/N
 panels = [
-    (C_soft[0, qi].reshape(G, G), f"C_soft row of query ({qr}, {qc})"),
-    (C_sig[0, :, 0].reshape(G, G), "C_sig at every query"),
-    (C_scaled[0, qi].reshape(G, G), f"C row = g_i * C_soft, g_i = {C_sig[0, qi, 0]:.2f}"),
+    (row_soft, f"C_soft row of query ({qr}, {qc})", shared, "RdBu_r"),
+    (C_sig[0, :, 0].reshape(G, G).cpu(), "C_sig at every query", colors.Normalize(0, 1), "viridis"),
+    (row_c, f"C row = g_i * C_soft, g_i = {C_sig[0, qi, 0]:.2f}", shared, "RdBu_r"),
 ]
-fig, axes = plt.subplots(1, 3, figsize=(12, 3.6))
-for ax, (img, title) in zip(axes, panels, strict=True):
-    im = ax.imshow(img.cpu().numpy(), cmap="viridis")
-    ax.plot(qc, qr, "o", color="red", ms=6)
-    ax.set_title(title, fontsize=9)
+fig, axes = plt.subplots(1, 3, figsize=(14, 4.2), gridspec_kw={"wspace": 0.45})
+for ax, (img, title, norm, cmap) in zip(axes, panels, strict=True):
+    im = ax.imshow(img.numpy(), cmap=cmap, norm=norm)
+    ax.plot(qc, qr, "o", color="black", ms=6)
+    ax.set_title(title, fontsize=12)
     ax.axis("off")
-    fig.colorbar(im, ax=ax, fraction=0.046)
+    bar = fig.colorbar(im, ax=ax, fraction=0.046)
+    if norm is shared:
+        bar.set_ticks([0, 1 / N, top], labels=["0", "1/N", f"{top:.3g}"])
+    bar.ax.tick_params(labelsize=11)
 fig.suptitle(
-    "FIT, Algorithm 1, random weights on random features (no learned meaning)", fontsize=10
+    "FIT, Algorithm 1, random weights on random features (no learned meaning); C_soft and C on "
+    "one colour scale, white = the uniform share 1/N",
+    fontsize=11,
 )
 save_figure(fig, "04_fit_maps")
 plt.show()

@@ -34,23 +34,23 @@
 # they run inside the whole network, on images. Shape letters: B batch, H heads, N tokens, G grid
 # side (N = G²), S image side.
 #
-# The plotting is pure functions in `handoccnet_lite/viz.py`; the widget cell at the end only
-# connects sliders to them. Without a live kernel (papermill, CI) the same views are written as
-# static figures to `figures/08_attention_*.png`.
+# The plotting is pure functions in `handoccnet_lite/viz/`; the explorer at the end is one call,
+# `viz.attention_explorer(model, data)`. There you can also **occlude the hand yourself**: place a
+# disc or a box in front of it and watch the prediction, the spatial gate and the maps change.
+# Without a live kernel (papermill, CI) the same views are written as static figures to
+# `figures/08_attention_*.png`.
 
 # %% tags=["parameters"]
 PROFILE = "quick"  # "quick": 6 images, CPU seconds; "full": 24 images
-CHECKPOINT = ""  # empty: the bundled data_samples/checkpoints/lite_synthocc.pt
+CHECKPOINT = ""  # the model, one path; empty: the bundled data_samples/checkpoints/lite_synthocc.pt
 
 # %%
 from pathlib import Path
 
-import ipywidgets as widgets
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import torch
-from IPython.display import display
 
 from handoccnet_lite import viz
 from handoccnet_lite.config import preset
@@ -65,6 +65,7 @@ CKPT = Path(CHECKPOINT) if CHECKPOINT else DATA_SAMPLES_DIR / "checkpoints" / "l
 seed_everything(SEED)
 device = resolve_device("auto")
 torch.set_grad_enabled(False)  # forward passes only
+torch.set_num_threads(min(torch.get_num_threads(), 2))  # a laptop's share; the explorer is light
 print(f"profile: {PROFILE} | device: {device} | images: {N_IMAGES}")
 
 # %% [markdown]
@@ -130,6 +131,7 @@ def token_masks(idx: int) -> dict[str, np.ndarray]:
     return {
         "hidden_px": hidden,
         "hidden": viz.mask_to_grid(hidden, G),  # (G, G)
+        "visible_px": np.clip(hand - hidden, 0, 1),  # (S, S)
         "visible": viz.mask_to_grid(np.clip(hand - hidden, 0, 1), G),  # (G, G)
     }
 
@@ -226,6 +228,11 @@ else:
 # (its value at the query is in the title); C[q] = g[q]·A[q] on the same colour scale as A[q], so
 # a small gate visibly dims it; SET's softmax row A′[q]. Block 0, head 0; the second figure shows
 # C[q] for every block and head.
+#
+# **Reading the colours.** An attention row is drawn relative to the uniform share 1/N (the tick
+# "1/N" on its colour bar): white and transparent where a key gets exactly 1/N, red where it gets
+# more, blue where it gets less. A nearly uniform row therefore leaves the image visible instead
+# of painting it all one hot colour. Gates (s, g) run from 0 to 1.
 
 # %%
 with_tokens = [i for i, o in enumerate(occluded) if len(o)]
@@ -245,6 +252,9 @@ fig = viz.explorer_figure(
     block=0,
     sample=SAMPLE0,
     occlusion=masks[SAMPLE0]["hidden_px"],
+    visible=masks[SAMPLE0]["visible_px"],
+    spatial_gate=out["gate"][SAMPLE0, 0],
+    joints_img=out["joints_img"][SAMPLE0],
     suptitle=f"weights: {WEIGHTS}",
 )
 save_figure(fig, "08_attention_explorer")
@@ -302,26 +312,10 @@ by_block = shares.groupby("block")["ratio"].agg(["mean", "min", "max", "count"])
 print(by_block.round(3).to_string())
 
 # %%
-TOL = 0.05  # ratios within 5% of 1 count as uniform attention
-
-
-def verdict(lo: float, hi: float, mean: float) -> str:
-    """What the per-image ratios say, with the tolerance TOL around 1."""
-    if lo > 1 + TOL:
-        return f"prefer the visible hand (every image's ratio > {1 + TOL:.2f})"
-    if hi < 1 - TOL:
-        return f"avoid the visible hand (every image's ratio < {1 - TOL:.2f})"
-    if lo >= 1 - TOL and hi <= 1 + TOL:
-        return f"attend about uniformly (every ratio within {TOL:.0%} of 1)"
-    lean = "towards" if mean > 1 else "away from"
-    return f"lean {lean} the visible hand on average, but not in every image"
-
-
-for block, r in by_block.iterrows():
+for block, rows in shares.groupby("block"):
+    # viz.ratio_verdict says "in every image" only when every ratio lies on that side of 1
     print(
-        f"{attn_module.upper()} block {block}: occluded queries {verdict(r['min'], r['max'], r['mean'])}; "
-        f"ratio mean {r['mean']:.2f}, range {r['min']:.2f}-{r['max']:.2f} over "
-        f"{int(r['count'])} images."
+        f"{attn_module.upper()} block {block}: occluded queries {viz.ratio_verdict(rows['ratio'])}."
     )
 if not TRAINED:
     print("These are RANDOM weights: the ratios above say nothing about HandOccNet.")
@@ -343,75 +337,62 @@ else:
     print("This model's FIT has no sigmoid gate (attention='softmax' or FIT off).")
 
 # %% [markdown]
+# ### 4.1 The same questions over the test split: `attention_stats`
+#
+# `handoccnet_lite.evaluation.attention_stats` measures, per block and head, over many images:
+# **gate AUC**, how well the spatial gate s ranks visible-hand cells above cells without visible
+# hand (1 perfect, 0.5 chance); the **visible-attention ratio** of section 4 for occluded-hand
+# queries, and the same for background queries as a control (keys F_P = F·s are large wherever s
+# is, so every query may favour the visible hand: the occluded hand looks *specifically* at the
+# visible hand only when its ratio exceeds the background's); and the share of FIT gate values
+# g that are **not saturated** (inside (0.05, 0.95); near 0 means the gate acts as a switch).
+
+# %%
+from handoccnet_lite.evaluation.attention_stats import attention_stats, summarize_attention_stats
+
+stats = attention_stats(
+    model, data, max_batches=4 if PROFILE == "quick" else None, batch_size=8, progress=False
+)
+print(summarize_attention_stats(stats))
+print(f"\nWhat these numbers mean ({WEIGHTS}):")
+print("\n".join(viz.attention_stats_sentences(stats)))
+
+# %% [markdown]
 # Read these tables before the pictures: one image can show anything, the ratio over many
 # occluded tokens is the claim. Exercise 3 asks you to repeat it for SET and for the other
 # variants of notebook 09.
 #
-# ## 5. The explorer
+# ## 5. The explorer: look, then occlude it yourself
 #
-# Pick an image (`image`), a query location (`row`, `col`), a head and a block. **Jump to an
-# occluded token** moves the query to the next hidden-hand token of the image, most hidden first.
-# The figure is redrawn by `viz.explorer_figure`, the same function that made section 3's
-# figure, and shown as a PNG in an image widget (`viz.figure_png`). It needs a live kernel:
-# opened without one (a rendered copy, CI) it shows nothing, and section 3's static figures are
-# the record.
+# One call builds it: `viz.attention_explorer(model, data)`. Pick a test image, a query token
+# (`query row`, `query col`, or **jump to an occluded token**, most hidden first), a head and a
+# block. **colour scale**: "A and C on one scale" draws C = g·A on A's scale, so a small gate
+# visibly dims it; "each on its own scale" gives C its own, and C then looks exactly like A (it
+# is A times one number): the reason notebook 04 needs the shared scale.
+#
+# **your occluder**: choose `disc` or `box`, then move it (`occluder x`, `occluder y`, fractions
+# of the crop) and size it. The object is placed in 3D just in front of the hand and the scene is
+# re-rendered (`viz.OccludableSample`): hand pixels behind it become hidden hand (cyan outline),
+# the network runs again, and the prediction (yellow skeleton), the spatial gate s and every map
+# update. Try hiding the fingertips the model still sees and watch the skeleton and s.
+# The status line gives the hidden fraction and the time of the last redraw. Without a live kernel
+# the widget shows nothing; the figures below are the record.
 
 # %%
-n_blocks = min(n for n, _ in shape.values())
-n_heads = min(h for _, h in shape.values())
-busy = {"on": False}  # True while `jump` moves two sliders: one redraw, not two
+explorer = viz.attention_explorer(model, data, n_images=N_IMAGES, weights=f"weights: {WEIGHTS}")
+explorer
 
-image_w = widgets.IntSlider(value=SAMPLE0, min=0, max=N_IMAGES - 1, description="image")
-row_w = widgets.IntSlider(value=row0, min=0, max=G - 1, description="row")
-col_w = widgets.IntSlider(value=col0, min=0, max=G - 1, description="col")
-head_w = widgets.Dropdown(options=list(range(n_heads)), value=0, description="head")
-block_w = widgets.Dropdown(options=list(range(n_blocks)), value=0, description="block")
-jump_w = widgets.Button(description="jump to an occluded token", icon="crosshairs")
-status_w = widgets.Label()
-plot_w = widgets.Image(format="png")  # the figure, re-rendered as PNG on every change
-for w, name in ((plot_w, "plot"), (col_w, "col"), (row_w, "row"), (jump_w, "jump")):
-    w.add_class(f"hoc-explorer-{name}")  # stable hooks for tests/test_browser.py
+# %% [markdown]
+# The same explorer, driven from code: a disc over the visible hand. The figure is saved as
+# `figures/08_attention_occluder.png`.
 
-
-def redraw(*_) -> None:
-    """Render the explorer figure for the widgets' current values into the image widget."""
-    if busy["on"]:
-        return
-    i, q = image_w.value, viz.token_index(row_w.value, col_w.value, G)
-    hidden = masks[i]["hidden"][row_w.value, col_w.value]
-    status_w.value = (
-        f"test #{picks[i]} (occlusion {occ_all[picks[i]]:.2f}); token "
-        f"({row_w.value}, {col_w.value}) is {hidden:.0%} hidden hand; {WEIGHTS}"
-    )
-    fig = viz.explorer_figure(
-        maps, images[i], q, head_w.value, block_w.value, sample=i, occlusion=masks[i]["hidden_px"]
-    )
-    plot_w.value = viz.figure_png(fig)  # closes the figure
-
-
-def jump(_=None) -> None:
-    """Move the query to the image's next occluded token after the current one (most occluded
-    first, cycling)."""
-    tokens = [int(t) for t in occluded[image_w.value]]
-    if not tokens:
-        status_w.value = f"test #{picks[image_w.value]} has no token that is >= 50% hidden hand"
-        return
-    here = viz.token_index(row_w.value, col_w.value, G)
-    nxt = tokens[(tokens.index(here) + 1) % len(tokens)] if here in tokens else tokens[0]
-    busy["on"] = True
-    row_w.value, col_w.value = viz.token_rowcol(nxt, G)
-    busy["on"] = False
-    redraw()
-
-
-for w in (image_w, row_w, col_w, head_w, block_w):
-    w.observe(redraw, names="value")
-jump_w.on_click(jump)
-controls = widgets.VBox(
-    [widgets.HBox([image_w, head_w, block_w]), widgets.HBox([row_w, col_w, jump_w]), status_w]
-)
-redraw()
-display(controls, plot_w)
+# %%
+explorer.controls["shape"].value = "disc"
+print(explorer.status.value.split(" | ")[0])
+fig = explorer.figure()
+save_figure(fig, "08_attention_occluder")
+plt.show()
+explorer.controls["shape"].value = "none"
 
 # %% [markdown]
 # ## Summary
@@ -421,8 +402,8 @@ display(controls, plot_w)
 #   locations with a plain softmax map.
 # - Section 4 turned "occluded locations look at the visible hand" into a measured ratio per
 #   block, printed above for the weights that ran (trained or random, as printed in section 0).
-# - The plotting lives in `handoccnet_lite.viz` (pure functions, tested); this notebook only wires
-#   widgets to it and exports the same views as figures for a fixed occluded query.
+# - The plotting lives in `handoccnet_lite.viz` (pure functions, tested); the explorer is one
+#   call, `viz.attention_explorer(model, data)`, and lets you occlude the hand yourself.
 #
 # ## Exercises
 # 1. Move the query from an occluded token to a background token far from the hand. How do A[q],

@@ -2,8 +2,11 @@
 
 Starts JupyterLab on 127.0.0.1 (free port, random token, no browser of its own) over a temporary
 copy of notebooks/08_attention_explorer.ipynb, opens it in headless Chromium through Playwright,
-runs all cells, moves the query's `col` slider with the keyboard, and checks that the slider's
-value changed and that the plotted figure changed where the attention maps are drawn.
+runs all cells, then drives the explorer's controls: moves the query's `col` slider with the
+keyboard, places a disc in front of the hand, switches A and C to their own colour scales; after
+each it checks that the plotted figure changed (and the hidden fraction after the disc), and that
+the jump button's label is not cut off. Without a browser the same widget logic is covered by
+tests/test_viz.py::test_explorer_controls_change_the_pictures (widget values set from Python).
 
 Opt-in (it takes 20 s to two minutes, depending on the machine's load, and needs a browser):
 
@@ -173,10 +176,39 @@ def _pixels(png: bytes):
     return np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).astype(int)  # (H, W, 3)
 
 
-def test_explorer_redraws_when_the_query_moves(lab: tuple[str, str]) -> None:
+def _changed_share(before: bytes, after: bytes) -> float:
+    """Share of the plot's pixels that differ between two screenshots of it."""
+    a, b = _pixels(before), _pixels(after)
+    assert a.shape == b.shape, "the figure changed size"
+    return float((a != b).any(axis=-1).mean())
+
+
+def _redraw_after(page, base: str, token: str, action) -> bytes:
+    """Do `action()`, wait until the plot's PNG is replaced and the kernel idle; screenshot."""
+    plot = page.locator(".hoc-explorer-plot").first
+    src_before = plot.get_attribute("src")
+    action()
+    page.wait_for_function(
+        "([sel, old]) => document.querySelector(sel).getAttribute('src') !== old",
+        arg=[".hoc-explorer-plot", src_before],
+        timeout=REDRAW_S * 1000,
+    )
+    _wait_kernel_idle(base, token, REDRAW_S)
+    return plot.screenshot()
+
+
+def _toggle(page, hook: str, label: str):
+    """A click on the ToggleButtons option `label` of the widget with class hoc-explorer-hook."""
+    button = page.locator(f".hoc-explorer-{hook} button", has_text=label).first
+    return button.click
+
+
+def test_explorer_controls_redraw_the_figure(lab: tuple[str, str]) -> None:
+    """Move the query, place a disc over the hand, switch the colour scale: each redraws."""
     from playwright.sync_api import sync_playwright
 
     base, token = lab
+    shots: dict[str, bytes] = {}
     with sync_playwright() as pw:
         browser = pw.chromium.launch(
             executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
@@ -194,36 +226,34 @@ def test_explorer_redraws_when_the_query_moves(lab: tuple[str, str]) -> None:
             plot.wait_for(state="visible", timeout=RUN_ALL_S * 1000)
             _wait_kernel_idle(base, token, RUN_ALL_S)
             plot.scroll_into_view_if_needed()
+            shots["start"] = plot.screenshot()
 
             readout = page.locator(".hoc-explorer-col .widget-readout").first
-            col_before, src_before = readout.inner_text(), plot.get_attribute("src")
-            shot_before = plot.screenshot()
-
+            col_before = readout.inner_text()
             handle = page.locator(".hoc-explorer-col .noUi-handle").first
             handle.focus()
-            handle.press("ArrowLeft" if int(col_before) > 0 else "ArrowRight")
-            page.wait_for_function(
-                "([sel, old]) => document.querySelector(sel).getAttribute('src') !== old",
-                arg=[".hoc-explorer-plot", src_before],
-                timeout=REDRAW_S * 1000,
-            )
-            _wait_kernel_idle(base, token, REDRAW_S)
+            key = "ArrowLeft" if int(col_before) > 0 else "ArrowRight"
+            shots["query"] = _redraw_after(page, base, token, lambda: handle.press(key))
             col_after = readout.inner_text()
-            shot_after = plot.screenshot()
+            status_before = page.locator(".hoc-explorer-status").first.inner_text()
+            shots["disc"] = _redraw_after(page, base, token, _toggle(page, "shape", "disc"))
+            status_after = page.locator(".hoc-explorer-status").first.inner_text()
+            shots["own"] = _redraw_after(page, base, token, _toggle(page, "scale", "own scale"))
+            jump = page.locator(".hoc-explorer-jump").first
+            jump_cut = jump.evaluate("e => e.scrollWidth > e.clientWidth")
         finally:
             browser.close()
 
-    shots = os.environ.get("HANDOCCNET_BROWSER_SHOTS")  # a folder: keep the screenshots
-    if shots:
-        Path(shots).mkdir(parents=True, exist_ok=True)
-        (Path(shots) / "explorer_before.png").write_bytes(shot_before)
-        (Path(shots) / "explorer_after.png").write_bytes(shot_after)
-    assert col_after != col_before, f"the col slider did not move (still {col_before})"
-    assert abs(int(col_after) - int(col_before)) == 1
-    a, b = _pixels(shot_before), _pixels(shot_after)
-    assert a.shape == b.shape, "the figure changed size"
-    changed = (a != b).any(axis=-1)  # (H, W)
-    maps_area = changed[:, a.shape[1] // 5 :]  # right of the first panel (the image itself)
-    assert maps_area.mean() > 0.005, (
-        f"only {maps_area.mean():.2%} of the map panels changed after moving the query"
+    keep = os.environ.get("HANDOCCNET_BROWSER_SHOTS")  # a folder: keep the screenshots
+    if keep:
+        Path(keep).mkdir(parents=True, exist_ok=True)
+        for name, png in shots.items():
+            (Path(keep) / f"explorer_{name}.png").write_bytes(png)
+    assert abs(int(col_after) - int(col_before)) == 1, f"col {col_before} -> {col_after}"
+    assert _changed_share(shots["start"], shots["query"]) > 0.005, (
+        "moving the query changed nothing"
     )
+    assert _changed_share(shots["query"], shots["disc"]) > 0.02, "the disc changed nothing"
+    assert status_after.split(" | ")[0] != status_before.split(" | ")[0], "no recount"
+    assert _changed_share(shots["disc"], shots["own"]) > 0.002, "the colour scale changed nothing"
+    assert not jump_cut, "the jump button's label is cut off"

@@ -12,7 +12,7 @@ import pytest
 from handoccnet_lite.cli import main
 from handoccnet_lite.utils import DATA_SAMPLES_DIR, REPO_ROOT
 
-SUBCOMMANDS = ("data", "train", "eval", "ablate", "tables", "demo", "export", "doctor")
+SUBCOMMANDS = ("data", "train", "eval", "ablate", "teach", "tables", "demo", "export", "doctor")
 SAMPLES = str(DATA_SAMPLES_DIR / "synthocc")
 
 

@@ -88,3 +88,11 @@ def test_headline_attention_picks_the_best_fit_block() -> None:
     assert got == {
         "gate_auc": 0.9, "fit_ratio": 2.5, "fit_ratio_background": 1.1, "gate_unsat_hand": 0.4,
     }  # fmt: skip
+
+
+def test_cli_teach_names_the_missing_data_and_exits_2(tmp_path, capsys) -> None:
+    from handoccnet_lite.cli import main
+
+    code = main(["teach", "--data", str(tmp_path / "none"), "--hours", "1"])
+    err = capsys.readouterr().err
+    assert code == 2 and "handoccnet-lite data --out" in err and "Traceback" not in err

@@ -123,10 +123,10 @@ def test_explorer_views_and_their_colour_scales() -> None:
     fit, set_ = _maps(seed=0), _maps(with_gate=False, seed=2)
     views = viz.explorer_views({"fit": fit, "set": set_}, query=3, head=1, block=0)
     assert [v.title.split("\n")[0] for v in views] == [
-        "FIT softmax A[q]",
+        "FIT A[q] (softmax)",
         "FIT gate g (every query)",
-        "FIT C[q] = g[q] A[q]",
-        "SET softmax A'[q]",
+        "FIT C[q] = g[q] A[q], shared scale",
+        "SET A'[q] (softmax)",
     ]
     assert views[1].vmax == 1.0 and views[2].vmax == views[0].vmax  # C on A's scale
     assert np.all(views[2].values <= views[0].values + 1e-12)  # the gate only attenuates
@@ -177,7 +177,7 @@ def test_explorer_figure_changes_with_the_query() -> None:
     a = _pixels(fig)
     b = _pixels(viz.explorer_figure(maps, _image(), query=N - 1, head=0, block=1, occlusion=occ))
     assert a.shape == b.shape and (a != b).any(axis=-1).mean() > 0.01
-    with pytest.raises(ValueError, match="occlusion must be"):
+    with pytest.raises(ValueError, match="hidden mask must be"):
         viz.explorer_figure(maps, _image(), query=0, occlusion=np.zeros((4, 4)))
 
 
@@ -229,3 +229,156 @@ def test_figure_png_returns_png_bytes_and_closes_the_figure() -> None:
     assert not plt.fignum_exists(fig.number)
     with pytest.raises(TypeError, match="matplotlib Figure"):
         viz.figure_png(np.zeros((2, 2)))
+
+
+# ------------------------------------------------------------------ colour scales
+def test_shared_scale_draws_c_on_a_scale_and_own_scale_hides_the_gate() -> None:
+    maps = {"fit": _maps(seed=0)}
+    shared = viz.explorer_views(maps, query=3, scale="shared")
+    own = viz.explorer_views(maps, query=3, scale="own")
+    a, g_q = shared[0], float(maps["fit"].gate[0][0, 0, 3, 0])
+    assert shared[2].vmax == a.vmax and shared[2].center == pytest.approx(1 / N)
+    assert own[2].center == pytest.approx(g_q / N) and own[2].vmax < a.vmax
+    # the same pixels under "own" as A's, dimmed by g under "shared"
+    rgba = lambda v: viz.overlay_rgba(v.values, S, v.vmax, v.center, 0.75, "RdBu_r")  # noqa: E731
+    np.testing.assert_allclose(rgba(own[2]), rgba(a), atol=1e-6)
+    assert np.abs(rgba(shared[2]) - rgba(a)).max() > 0.1
+    with pytest.raises(ValueError, match="scale must be one of"):
+        viz.explorer_views(maps, query=3, scale="log")
+
+
+def test_uniform_map_is_transparent_not_a_hot_wash() -> None:
+    flat = np.full((G, G), 1 / N)
+    flat[0, 0] *= 1.01  # a nearly uniform row
+    rgba = viz.overlay_rgba(flat, S, max(flat.max(), 2 / N), 1 / N, 0.75, "RdBu_r")
+    assert rgba[..., 3].max() < 0.02  # the image shows through everywhere
+    ax = viz.attention_overlay(_image(), flat, center=1 / N, center_label="1/N", vmax=2 / N)
+    bar = ax.figure.axes[-1]
+    assert "1/N" in [t.get_text() for t in bar.get_yticklabels()]
+    plt.close(ax.figure)
+
+
+# ------------------------------------------------------------------ computed sentences
+@pytest.mark.parametrize(
+    ("ratios", "expected", "absent"),
+    [
+        ([0.5, 0.8, 0.9, 0.7, 0.6, 0.85], "avoid the visible hand in every image", "not in every"),
+        (
+            [0.97, 0.8, 0.9, 0.7, 0.6, 0.85],
+            "lean away from the visible hand in every image",
+            "not in",
+        ),
+        ([1.2, 1.5, 1.1, 1.3], "prefer the visible hand in every image", "not in every"),
+        ([1.02, 1.5, 1.1], "lean towards the visible hand in every image", "not in every"),
+        ([0.5, 1.2, 0.9], "lean away from the visible hand on average, but not in every", "prefer"),
+        ([1.5, 0.9, 1.2], "lean towards the visible hand on average, but not in every", "avoid"),
+        ([1.01, 0.98], "attend about uniformly", "every image"),
+    ],
+)
+def test_ratio_verdict(ratios: list[float], expected: str, absent: str) -> None:
+    text = viz.ratio_verdict(ratios)
+    assert expected in text and absent not in text
+    assert f"over {len(ratios)} image" in text
+
+
+def test_ratio_verdict_bad_input() -> None:
+    assert "cannot be measured" in viz.ratio_verdict([])
+    with pytest.raises(ValueError, match="finite"):
+        viz.ratio_verdict([1.0, float("nan")])
+
+
+def test_growth_sentence_words_follow_the_measured_exponent() -> None:
+    n = [64, 256, 1024]
+    assert viz.growth_exponent(n, [1.0, 4.0, 16.0]) == pytest.approx(1.0)
+    assert "about flat" in viz.growth_sentence("gate O(N)", n, [0.05, 0.05, 0.06])
+    assert "slower than N" in viz.growth_sentence("gate O(N)", n, [0.18, 0.35, 0.7])
+    assert "linearly" in viz.growth_sentence("gate O(N)", n, [0.05, 0.2, 0.8])
+    assert "like N² or faster" in viz.growth_sentence("gate explicit", n, [0.1, 1.6, 25.6])
+    import pandas as pd  # the notebook passes DataFrame columns
+
+    table = pd.DataFrame({"N": n, "a": [1.0, 1.0, 1.0], "b": [2.0, 2.0, 4.0]})
+    assert "N = 1024" in viz.growth_sentence("a", table["N"], table["a"])
+    assert "every N" in viz.faster_sentence("a", "b", table["N"], table["a"], table["b"])
+    assert "N = 1024" in viz.growth_sentence("x", n, [1, 2, 3])
+    with pytest.raises(ValueError, match="two different sizes"):
+        viz.growth_exponent([64], [1.0])
+    text = viz.faster_sentence("O(N)", "explicit", n, [1, 1, 1], [2, 0.5, 4])
+    assert "at 2 of 3 sizes" in text and "0.25x" in text
+    assert "every N" in viz.faster_sentence("O(N)", "explicit", n, [1, 1, 1], [2, 2, 4])
+
+
+# ------------------------------------------------------------------ occluder and explorer
+@pytest.fixture(scope="module")
+def synthocc():
+    from handoccnet_lite.data.dataset import SynthOccDataset
+    from handoccnet_lite.utils import DATA_SAMPLES_DIR
+
+    return SynthOccDataset(DATA_SAMPLES_DIR / "synthocc", "test", input_size=64)
+
+
+def test_placed_disc_hides_the_visible_hand_and_updates_the_masks(synthocc) -> None:
+    from handoccnet_lite.hand import load_hand_model
+
+    rec = synthocc.record(0)
+    faces = load_hand_model(synthocc.manifest["hand_model"]).faces
+    sample = viz.OccludableSample(rec, synthocc.cfg, faces)
+    x, y = sample.visible_centre()
+    new = sample.render(viz.OccluderSpec("disc", x, y, 0.2))
+    assert new["occlusion"] > rec["occlusion"] + 0.1
+    assert (new["occlusion_mask"] >= rec["occlusion_mask"]).all()  # only more is hidden
+    assert (new["occlusion_mask"] <= new["hand_mask"]).all()
+    changed = (new["image"] != rec["image"]).any(-1)
+    assert changed.any() and (changed <= new["occluder_mask"]).all()
+    assert new["joints_vis"].sum() <= rec["joints_vis"].sum()
+    item = sample.item(viz.OccluderSpec("box", x, y, 0.2))
+    assert item["occluder_px"].max() == 1.0 and item["image"].shape == (3, 64, 64)
+    assert sample.render(viz.OccluderSpec("none"))["occlusion"] == rec["occlusion"]
+    with pytest.raises(ValueError, match="shape must be one of"):
+        viz.OccluderSpec("cone")
+
+
+def test_explorer_controls_change_the_pictures(synthocc) -> None:
+    """The widget without a browser: set controls as a student would, check what is shown."""
+    from handoccnet_lite.config import preset
+    from handoccnet_lite.model import HandOccNet
+
+    torch.manual_seed(0)
+    cfg = preset("tiny")
+    model = HandOccNet(cfg).eval()
+    data = type(synthocc)(synthocc.folder.parent, "test", input_size=cfg.input_size)
+    ex = viz.attention_explorer(model, data, n_images=2, weights="random tiny")
+    c = ex.controls
+    assert all(w.style.description_width == "initial" for w in c.values())
+    assert ex.jump_button.layout.width == "auto"
+    png0, image0 = ex.plot.value, ex.state["item"]["image"].clone()
+    gate0 = ex.state["out"]["gate"].clone()
+    c["shape"].value = "disc"  # place an object: scene, prediction and gate change
+    assert not torch.equal(ex.state["item"]["image"], image0)
+    assert not torch.equal(ex.state["out"]["gate"], gate0)
+    assert ex.plot.value != png0 and float(ex.state["item"]["occlusion"]) > 0
+    png1 = ex.plot.value
+    c["x"].value = 0.2  # move it
+    assert ex.plot.value != png1
+    png2, runs = ex.plot.value, len(ex.timings)
+    c["scale"].value = "own"  # redraw only, no new forward pass
+    assert ex.plot.value != png2 and len(ex.timings) == runs + 1
+    assert all(t["total_s"] > 0 for t in ex.timings)
+
+
+def test_attention_stats_sentences_compare_with_the_background_control() -> None:
+    import pandas as pd
+
+    rows = [
+        ("gate_auc", "gate", 0, "mean", 0.88, 100),
+        ("visible_attention_ratio", "fit", 0, "mean", 2.0, 10),
+        ("visible_attention_ratio_background", "fit", 0, "mean", 1.7, 90),
+        ("visible_attention_ratio", "fit", 1, "mean", 0.95, 10),
+        ("visible_attention_ratio_background", "fit", 1, "mean", 0.94, 90),
+        ("gate_unsaturated_hand", "fit", 0, "mean", 0.01, 50),
+    ]
+    df = pd.DataFrame(rows, columns=["measure", "module", "block", "head", "value", "n"])
+    text = viz.attention_stats_sentences(df)
+    assert "tells visible-hand cells from the rest well (AUC 0.88" in text[0]
+    assert "block 0" in text[1] and "targeted look" in text[1]
+    assert "block 1" in text[2] and "nothing specific" in text[2]
+    assert "on/off switch" in text[3]

@@ -56,6 +56,12 @@ def register(sub: Any) -> None:
         help="keep each finished run's checkpoint.pt (weights + optimizer state, ~22 MB per lite "
         "head run); by default a finished run keeps model.pt only",
     )
+    p.add_argument(
+        "--compile",
+        action="store_true",
+        default=None,
+        help="torch.compile every run's trained module (CUDA advised; default: the profile's)",
+    )
     add_device_flag(p)
     add_progress_flag(p)
     p.set_defaults(func=cmd_ablate)
@@ -77,6 +83,7 @@ def cmd_ablate(a: argparse.Namespace) -> int:
             a.device,
             not a.no_progress,
             keep_checkpoints=a.keep_checkpoints,
+            compile=a.compile,
         )
     except ValueError as e:
         raise UserError(str(e)) from e

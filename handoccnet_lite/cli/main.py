@@ -9,7 +9,17 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from handoccnet_lite.cli import ablate, data, demo, doctor, evaluate, export, tables, train
+from handoccnet_lite.cli import (
+    ablate,
+    data,
+    demo,
+    doctor,
+    evaluate,
+    export,
+    tables,
+    teach,
+    train,
+)
 from handoccnet_lite.cli.common import EXIT_NONFINITE, EXIT_USER_ERROR, PROG, Formatter, UserError
 
 #: Each subcommand's `register(sub)`, in the order `--help` lists them.
@@ -18,6 +28,7 @@ ADDERS: tuple[Callable[[Any], None], ...] = (
     train.register,
     evaluate.register,
     ablate.register,
+    teach.register,
     tables.register,
     demo.register,
     export.register,

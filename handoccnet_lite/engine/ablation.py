@@ -25,6 +25,7 @@ CPU budget protocol ("cached", see `engine.profiles`): one backbone for all vari
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import time
 from collections.abc import Callable, Iterator
@@ -41,9 +42,13 @@ from handoccnet_lite.engine import checkpoint as ckpt
 from handoccnet_lite.engine import evaluate as ev
 from handoccnet_lite.engine.ablation_report import (
     BASELINE_FILES,
-    METRICS_NAME,
+    FAILED_NAME,
     STAGE1_METRICS,
+    _write_json,
     collect,
+    finish_run,
+    record_failure,
+    run_done,
 )
 from handoccnet_lite.engine.builders import ALL_SHARDS, build_model, first_items
 from handoccnet_lite.engine.features import FeatureDataset, extract_feature_cache
@@ -57,7 +62,7 @@ from handoccnet_lite.engine.profiles import (
 )
 from handoccnet_lite.engine.train_config import TrainConfig
 from handoccnet_lite.engine.trainer import train
-from handoccnet_lite.utils import atomic_torch_save, atomic_write_bytes
+from handoccnet_lite.utils import atomic_torch_save
 
 TIMINGS_NAME = "timings.json"
 
@@ -65,23 +70,6 @@ TIMINGS_NAME = "timings.json"
 # --------------------------------------------------------------------------------------------
 # one run
 # --------------------------------------------------------------------------------------------
-def run_done(run_dir: Path) -> bool:
-    """A run folder with metrics.json is finished (the runner skips it)."""
-    return (run_dir / METRICS_NAME).is_file()
-
-
-def _write_json(path: Path, obj: dict[str, Any]) -> None:
-    atomic_write_bytes(path, json.dumps(obj, indent=2, default=float).encode())
-
-
-def finish_run(run_dir: Path, per_sample: pd.DataFrame, meta: dict[str, Any]) -> dict[str, Any]:
-    """Write per_sample.csv then metrics.json (last: it marks the run as done)."""
-    per_sample.to_csv(run_dir / "per_sample.csv", index=False)
-    metrics = {**meta, **ev.results_record(per_sample)}  # means + "alignment" protocol
-    _write_json(run_dir / METRICS_NAME, metrics)
-    return metrics
-
-
 def _train_and_eval(
     train_cfg: Any,
     run_dir: Path,
@@ -115,6 +103,7 @@ class Ablation:
     # A finished run never resumes: its checkpoint.pt (weights + optimizer state, ~22 MB for a
     # lite head) is deleted once metrics.json is written; model.pt keeps the weights.
     keep_checkpoints: bool = False
+    compile: bool | None = None  # torch.compile every run (None: the profile's `compile`)
 
     def __post_init__(self) -> None:
         self.out_dir = Path(self.out_dir)
@@ -133,6 +122,7 @@ class Ablation:
     def train_config(self, model_cfg: ModelConfig, seed: int, head: bool) -> Any:
         over = self.profile.head_train if head else self.profile.train
         over = {"threads": self.profile.threads} | over  # a stage may set its own threads
+        over = {"compile": self.profile.compile if self.compile is None else self.compile} | over
         return TrainConfig(
             model=model_cfg,
             data_root=self.profile.data.root,
@@ -250,8 +240,20 @@ class Ablation:
                 else:
                     for i, (variant, seed, run_dir) in enumerate(pending, 1):
                         self.log(f"[{i}/{len(pending)}] {variant} seed {seed} -> {run_dir}")
-                        self.run_one(variant, seed, run_dir, train_set, test_set)
+                        self.run_isolated(variant, seed, run_dir, train_set, test_set)
         return collect(self.out_dir, self.profile)
+
+    def run_isolated(
+        self, variant: str, seed: int, run_dir: Path, train_set: Dataset, test_set: Dataset
+    ) -> dict[str, Any] | None:
+        """`run_one`, but a failure (e.g. a non-finite loss) is recorded in the run folder's
+        failed.json and logged, and the grid goes on; returns the metrics or None."""
+        try:
+            return self.run_one(variant, seed, run_dir, train_set, test_set)
+        except Exception as err:  # noqa: BLE001 - recorded with its reason, see failed_runs
+            record_failure(run_dir, variant, seed, err)
+            self.log(f"FAILED {variant} seed {seed}: {type(err).__name__}: {err}")
+            return None
 
     def _run_parallel(self, pending: list[tuple[str, int, Path]]) -> None:
         """Head runs in `profile.parallel_runs` spawned processes (each `profile.threads`
@@ -260,7 +262,10 @@ class Ablation:
         from concurrent.futures import ProcessPoolExecutor, as_completed
 
         ctx = mp.get_context("spawn")  # no fork after torch's thread pools started
-        args = (self.profile, str(self.out_dir), self.device, self.keep_checkpoints)
+        profile = self.profile  # the workers build their Ablation from the profile
+        if self.compile is not None:
+            profile = dataclasses.replace(profile, compile=self.compile)
+        args = (profile, str(self.out_dir), self.device, self.keep_checkpoints)
         with ProcessPoolExecutor(self.profile.parallel_runs, mp_context=ctx) as pool:
             futures = {
                 pool.submit(_parallel_run, *args, variant, seed): (variant, seed)
@@ -268,7 +273,12 @@ class Ablation:
             }
             for i, fut in enumerate(as_completed(futures), 1):
                 variant, seed = futures[fut]
-                m = fut.result()  # re-raises a failed run's error
+                try:
+                    m = fut.result()  # re-raises a failed run's error
+                except Exception as err:  # noqa: BLE001 - recorded, the other runs go on
+                    record_failure(self.out_dir / variant / f"seed{seed}", variant, seed, err)
+                    self.log(f"[{i}/{len(pending)}] FAILED {variant} seed {seed}: {err}")
+                    continue
                 self.log(
                     f"[{i}/{len(pending)}] done {variant} seed {seed}: PA-MPJPE "
                     f"{m['pa_mpjpe']:.2f} mm in {m['seconds']:.0f} s"
@@ -340,6 +350,7 @@ class Ablation:
             cfg = cfg.replace(init_from=str(self.out_dir / "backbone" / ckpt.MODEL_NAME))
         else:
             train_set = self.datasets(seed)[0]  # augmentation seeded per run
+        (run_dir / FAILED_NAME).unlink(missing_ok=True)  # a retry: the old failure is history
         start = time.perf_counter()
         per_sample = _train_and_eval(
             cfg, run_dir, train_set, test_set, self.profile.eval_batch, self.progress
@@ -377,15 +388,7 @@ def _parallel_run(
             FeatureDataset.load(folder / "test.pt"),
         )
     train_set, test_set = _WORKER_SETS[out_dir]
-    abl = Ablation(
-        profile,
-        Path(out_dir),
-        (variant,),
-        (seed,),
-        device,
-        progress=False,
-        log=_quiet,
-        keep_checkpoints=keep_checkpoints,
-    )
+    abl = Ablation(profile, Path(out_dir), (variant,), (seed,), device, progress=False,
+                   log=_quiet, keep_checkpoints=keep_checkpoints)  # fmt: skip
     run_dir = Path(out_dir) / variant / f"seed{seed}"
     return abl.run_one(variant, seed, run_dir, train_set, test_set)

@@ -13,8 +13,10 @@ import pandas as pd
 
 from handoccnet_lite.engine import evaluate as ev
 from handoccnet_lite.engine.profiles import BASELINE_VARIANT, VARIANTS, Profile
+from handoccnet_lite.utils import atomic_write_bytes
 
 METRICS_NAME = "metrics.json"
+FAILED_NAME = "failed.json"  # a run whose last attempt failed (retried on the next invocation)
 
 
 STAGE1_METRICS = "test_metrics.json"  # of backbone/: the stage-1 full model on the test set
@@ -32,6 +34,41 @@ HIGHER_IS_BETTER = {"f5", "f15", "auc_j", "auc_v"}
 # --------------------------------------------------------------------------------------------
 # results
 # --------------------------------------------------------------------------------------------
+def run_done(run_dir: Path) -> bool:
+    """A run folder with metrics.json is finished (the runner skips it)."""
+    return (run_dir / METRICS_NAME).is_file()
+
+
+def _write_json(path: Path, obj: dict[str, Any]) -> None:
+    atomic_write_bytes(path, json.dumps(obj, indent=2, default=float).encode())
+
+
+def finish_run(run_dir: Path, per_sample: pd.DataFrame, meta: dict[str, Any]) -> dict[str, Any]:
+    """Write per_sample.csv then metrics.json (last: it marks the run as done)."""
+    per_sample.to_csv(run_dir / "per_sample.csv", index=False)
+    metrics = {**meta, **ev.results_record(per_sample)}  # means + "alignment" protocol
+    _write_json(run_dir / METRICS_NAME, metrics)
+    return metrics
+
+
+def record_failure(run_dir: Path, variant: str, seed: int, err: BaseException) -> None:
+    """Write run_dir/failed.json: the run, the error and its message. Rerunning the grid retries
+    the run (from its last checkpoint when one was written)."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    reason = f"{type(err).__name__}: {err}"
+    _write_json(run_dir / FAILED_NAME, {"variant": variant, "seed": seed, "reason": reason})
+
+
+def failed_runs(out_dir: Path) -> pd.DataFrame:
+    """One row (variant, seed, reason) per run whose last attempt failed and that is not done."""
+    rows = [
+        json.loads(p.read_text())
+        for p in sorted(out_dir.glob(f"*/seed*/{FAILED_NAME}"))
+        if not run_done(p.parent)
+    ]
+    return pd.DataFrame(rows, columns=["variant", "seed", "reason"])
+
+
 def collect(out_dir: str | Path, profile: Profile | None = None) -> pd.DataFrame:
     """Gather every finished run into runs.csv, per_sample.csv, summary.csv, paired.csv,
     report.md (+ parquet when pyarrow is installed); returns the runs table."""
@@ -42,8 +79,14 @@ def collect(out_dir: str | Path, profile: Profile | None = None) -> pd.DataFrame
         rows.append(m)
         ps = pd.read_csv(metrics_path.parent / "per_sample.csv")
         samples.append(ps.assign(variant=m["variant"], seed=m["seed"]))
+    failed = failed_runs(out_dir)
+    failed.to_csv(out_dir / "failed_runs.csv", index=False)
     if not rows:
-        raise FileNotFoundError(f"No finished runs (*/seed*/{METRICS_NAME}) under {out_dir}.")
+        reasons = "; ".join(f"{r.variant} seed {r.seed}: {r.reason}" for r in failed.itertuples())
+        raise FileNotFoundError(
+            f"No finished runs (*/seed*/{METRICS_NAME}) under {out_dir}."
+            + (f" Failed runs: {reasons}" if reasons else "")
+        )
     runs = pd.json_normalize(rows, sep="_")  # "alignment": {...} -> alignment_protocol, ...
     per_sample = pd.concat(samples, ignore_index=True)
     summary = summary_long(runs)
@@ -182,6 +225,14 @@ def write_report(
             f"{spread.pop('_gt'):.2f} mm): "
             + ", ".join(f"{v} {x:.2f}" for v, x in spread.items())
             + ".",
+            "",
+        ]
+    failed = failed_runs(out_dir)
+    if not failed.empty:
+        lines += [
+            f"## Failed runs ({len(failed)}; not in the tables below, retried on the next run)",
+            "",
+            _markdown(failed),
             "",
         ]
     lines += ["## Mean over seeds with 95% t-interval", "", _markdown(summary), ""]

@@ -61,13 +61,26 @@ def rng_state() -> dict[str, Any]:
     return state
 
 
+def _cpu_byte_tensor(name: str, t: Any) -> torch.Tensor:
+    """An RNG state as the CPU uint8 tensor torch's setters require (a checkpoint read with a
+    non-CPU map_location has it on that device: "RNG state must be a torch.ByteTensor")."""
+    t = torch.as_tensor(t)
+    if t.device.type == "meta":
+        raise ValueError(
+            f"The {name} RNG state was loaded to the meta device and holds no data; read the "
+            "checkpoint with engine.checkpoint.load_checkpoint (it keeps RNG states on the CPU)."
+        )
+    return t.to(device="cpu", dtype=torch.uint8)
+
+
 def set_rng_state(state: dict[str, Any]) -> None:
-    """Restore a snapshot made by `rng_state` (CUDA states only when CUDA is present)."""
+    """Restore a snapshot made by `rng_state` (CUDA states only when CUDA is present).
+    Tensor states are used from CPU ByteTensors whatever device they were loaded to."""
     random.setstate(state["python"])
     np.random.set_state(state["numpy"])
-    torch.set_rng_state(state["torch"])
+    torch.set_rng_state(_cpu_byte_tensor("torch", state["torch"]))
     if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
+        torch.cuda.set_rng_state_all([_cpu_byte_tensor("cuda", s) for s in state["cuda"]])
 
 
 @dataclass(frozen=True)
@@ -185,17 +198,37 @@ def _corrupt(path: Path, err: BaseException) -> CheckpointError:
 
 
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
-    """Read a checkpoint written by `save_checkpoint` or `save_model`, with a clear error."""
+    """Read a checkpoint written by `save_checkpoint` or `save_model`, with a clear error.
+
+    Everything but the RNG states goes to `map_location`; the RNG states stay CPU ByteTensors
+    (`torch.set_rng_state` and `torch.cuda.set_rng_state_all` accept nothing else), so a
+    checkpoint read with map_location="cuda" resumes instead of failing with "RNG state must be
+    a torch.ByteTensor".
+    """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(
             f"No checkpoint at {path}; pass a run folder that holds {CHECKPOINT_NAME} or "
             f"{MODEL_NAME} (written by `handoccnet-lite train`)."
         )
-    state = safe_torch_load(path, map_location)
+    state = safe_torch_load(path, "cpu")
     if not isinstance(state, dict) or "model" not in state:
         raise CheckpointError(f"{path} is not a handoccnet-lite checkpoint (no 'model' entry).")
+    device = torch.device(map_location)
+    if device.type != "cpu":
+        state = {k: v if k == "rng" else _tensors_to(v, device) for k, v in state.items()}
     return state
+
+
+def _tensors_to(obj: Any, device: torch.device) -> Any:
+    """obj with every tensor in its (nested) dicts, lists and tuples moved to `device`."""
+    if isinstance(obj, torch.Tensor):
+        return obj.to(device)
+    if isinstance(obj, dict):
+        return {k: _tensors_to(v, device) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_tensors_to(v, device) for v in obj)
+    return obj
 
 
 def load_resume_checkpoint(

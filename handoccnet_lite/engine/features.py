@@ -37,13 +37,20 @@ def extract_pregate(model: nn.Module, image: Tensor) -> Tensor:
 def forward_from_features(model: nn.Module, feat: Tensor) -> dict[str, Tensor]:
     """Gate, FIT, SET and regressor on the pre-gate feature F (B, C, G, G): HandOccNet's output
     dict without `maps`."""
-    if isinstance(model, FeatureHead) or _is_wrapped_head(model):
-        return model(feat)
+    if _wraps_feature_head(model):
+        return model(feat)  # through every wrapper: DDP, torch.compile
     return ckpt.unwrap(model).forward_features(feat)
 
 
-def _is_wrapped_head(model: nn.Module) -> bool:
-    return isinstance(getattr(model, "module", None), FeatureHead)
+def _wraps_feature_head(model: nn.Module | None) -> bool:
+    """model is a FeatureHead, or DDP / torch.compile wrappers (in any nesting) around one.
+    (A compiled module forwards attribute reads to the module it wraps, so `.module` of a
+    compiled FeatureHead is the HandOccNet inside: follow the registered submodules instead.)"""
+    while model is not None:
+        if isinstance(model, FeatureHead):
+            return True
+        model = model._modules.get("_orig_mod") or model._modules.get("module")
+    return False
 
 
 def backbone_prefixes(model: nn.Module) -> tuple[str, ...]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from handoccnet_lite.engine.profiles import DataSpec, Profile
+from handoccnet_lite.engine.profiles import DataSpec, Profile, render_size
 
 
 def check_existing_set(folder: Path, n: int, spec: DataSpec) -> None:
@@ -48,6 +48,6 @@ def ensure_data(profile: Profile, progress: bool = True) -> None:
             n,
             seed=spec.seed,
             split=split,
-            resolution=spec.image_size or 128,
+            resolution=render_size(profile),
             progress=progress,
         )

@@ -154,6 +154,9 @@ class Profile:
     min_gain_vs_mean_pose: float | None = None  # required PA-MPJPE gain over the baseline
     threads: int = 0  # > 0: torch CPU threads for every stage (1 is fastest on a busy machine)
     parallel_runs: int = 1  # cached protocol: head runs trained at once (one process each)
+    # torch.compile every run's model (the trained module: the whole model, or the feature head
+    # on cached features); `ablate --compile` turns it on for any profile
+    compile: bool = False
 
 
 PROFILES: dict[str, Profile] = {
@@ -217,7 +220,14 @@ PROFILES: dict[str, Profile] = {
         name="gpu",
         preset="paper",
         protocol="full",
-        data=DataSpec(root=str(REPO_ROOT / "data" / "synthocc_gpu"), n_train=50000, n_test=5000),
+        # rendered at the paper preset's 256 px input (the generator's default is 128 px, which
+        # the crops would upsample)
+        data=DataSpec(
+            root=str(REPO_ROOT / "data" / "synthocc_gpu"),
+            n_train=50000,
+            n_test=5000,
+            image_size=256,
+        ),
         description="Paper preset, full protocol (everything trained per variant), one GPU.",
         cost="estimate, not measured (no GPU here): 25 epochs x 50k images per run, 18 runs",
         train={
@@ -244,6 +254,12 @@ def variant_config(base: ModelConfig, variant: str) -> ModelConfig:
     if variant not in VARIANTS:
         raise ValueError(f"Unknown variant {variant!r}; choose from {sorted(VARIANTS)}.")
     return apply_overrides(base, VARIANTS[variant])
+
+
+def render_size(profile: Profile) -> int:
+    """Side of the SynthOcc frames the profile generates: its DataSpec.image_size, or the input
+    size of its model when unset (crops are then never upsampled)."""
+    return profile.data.image_size or profile_model_config(profile).input_size
 
 
 def get_profile(name: str) -> Profile:

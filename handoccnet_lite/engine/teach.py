@@ -1,5 +1,6 @@
-"""Teaching runs: the long, resumable training of the models that the notebooks and the
-attention explorer show (one per variant: the release's "official" FIT/SET and the supplement's).
+"""Teaching runs (`handoccnet-lite teach`): the long, resumable training of the models that the
+notebooks and the attention explorer show (one per variant: the release's "official" FIT/SET and
+the supplement's).
 
 Why a separate runner. A model that *shows* the paper's point (a spatial gate that finds the
 visible hand, FIT attention that looks from the occluded hand to the visible one) needs a 2D
@@ -340,30 +341,6 @@ def plot_curves(snapshot_root: str | Path, out: str | Path) -> Path:
     plt.close(fig)
     return out
 
-
-def _cli() -> None:
-    import argparse
-
-    p = argparse.ArgumentParser(prog="python -m handoccnet_lite.engine.teach", description=__doc__)
-    p.add_argument("--variant", default="official", choices=sorted(VARIANTS))
-    p.add_argument("--hours", type=float, default=0.0, help="wall-time budget of this call")
-    p.add_argument("--max-steps", type=int, default=0, help="stop at this total step count")
-    p.add_argument("--chunk-steps", type=int, default=TeachPlan.chunk_steps)
-    p.add_argument("--threads", type=int, default=TeachPlan.threads)
-    p.add_argument("--data", default=TeachPlan.data_root, help="SynthOcc root with a train split")
-    p.add_argument("--plot", action="store_true", help="only draw results/teach/curves.png")
-    a = p.parse_args()
-    plan = TeachPlan(
-        variant=a.variant, chunk_steps=a.chunk_steps, threads=a.threads, data_root=a.data
-    )
-    if a.plot:
-        print(plot_curves(plan.snapshot_root, Path(plan.snapshot_root) / "curves.png"))
-        return
-    teach(plan, hours=a.hours, max_steps=a.max_steps)
-
-
-if __name__ == "__main__":
-    _cli()
 
 __all__ = [
     "TEACH_MODEL_OVERRIDES",

@@ -21,6 +21,7 @@ from torch import Tensor
 
 from .base import HandModel
 from .joints import MANO_PARENTS, MANO_TIP_VERTEX_IDS
+from .skinning import linear_blend_skinning
 
 MANO_ENV = "HANDOCCNET_MANO_DIR"
 MANO_FILES = ("MANO_RIGHT.pkl", "MANO_RIGHT.npz")
@@ -205,6 +206,8 @@ class MANOHand(HandModel):
         mean = torch.as_tensor(arrays["hands_mean"], dtype=dtype)  # (45,) whatever flat_hand_mean
         self.register_buffer("mean_finger_pose", mean, persistent=False)
         self.register_buffer("parents", torch.tensor(MANO_PARENTS), persistent=False)
+        # the tree as Python ints, read once: the skinning loop indexes with them (no .item())
+        self.kinematic_parents: tuple[int, ...] = tuple(int(p) for p in self.mano.parents)
         self.tips = tips
         self.register_buffer("tip_vertex_ids", _tip_ids(tips, len(arrays["v_template"])), False)
 
@@ -215,8 +218,15 @@ class MANOHand(HandModel):
 
     def _skin(self, pose: Tensor, shape: Tensor) -> tuple[Tensor, Tensor]:
         """pose (B, pose_dim), shape (B, 10) -> vertices (B, V, 3), joints (B, 16, 3)."""
-        out = self.mano(betas=shape, global_orient=pose[:, :3], hand_pose=pose[:, 3:])
-        return out.vertices, out.joints
+        m = self.mano  # smplx.MANO: its buffers, and its pose assembly (PCA, pose mean)
+        hand_pose = pose[:, 3:]  # (B, 45) or (B, num_pca_comps)
+        if self.use_pca:
+            hand_pose = hand_pose @ m.hand_components  # (B, 45)
+        full_pose = torch.cat([pose[:, :3], hand_pose], dim=1) + m.pose_mean  # (B, 48)
+        return linear_blend_skinning(
+            shape, full_pose, m.v_template, m.shapedirs, m.posedirs, m.J_regressor,
+            self.kinematic_parents, m.lbs_weights,
+        )  # fmt: skip
 
 
 def _tip_ids(tips: str | tuple[int, ...], n_verts: int) -> Tensor:

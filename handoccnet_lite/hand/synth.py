@@ -37,12 +37,12 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from smplx.lbs import lbs
 from torch import Tensor
 
 from . import anatomy as A
 from .base import HandModel
 from .joints import MANO_PARENTS
+from .skinning import linear_blend_skinning
 
 SHAPE_NAMES: tuple[str, ...] = (
     "scale", "palm_width", "finger_length", "thickness", "palm_length",
@@ -326,7 +326,7 @@ class SynthHand(HandModel):
     def _skin(self, pose: Tensor, shape: Tensor) -> tuple[Tensor, Tensor]:
         """pose (B, 48), shape (B, 10) -> vertices (B, V, 3), kinematic joints (B, 16, 3)."""
         offset = torch.cat([self.hands_mean.new_zeros(3), self.hands_mean])  # (48,)
-        return lbs(
+        return linear_blend_skinning(
             shape, pose + offset, self.v_template, self.shapedirs, self.posedirs,
-            self.J_regressor, self.parents, self.lbs_weights,
+            self.J_regressor, MANO_PARENTS, self.lbs_weights,
         )  # fmt: skip

@@ -236,8 +236,13 @@ class Regressor(nn.Module):
     def forward(self, feat: Tensor) -> dict[str, Tensor]:
         heatmaps, head_feat, joints_img = self.head(feat)  # (B,J,G,G), (B,Ch,G,G), (B,J,2)
         rot6d, shape = self.mano(self.encoder(heatmaps, head_feat))  # (B,16,6), (B,10)
-        pose, rotmats = self.rotations_to_pose(rot6d_to_matrix(rot6d))  # (B, 48), (B, 16, 3, 3)
-        verts, joints = self.hand(pose, shape)  # (B, V, 3), (B, 21, 3) metres
+        # rotations and hand layer in float32 under autocast: Gram-Schmidt, the quaternion
+        # branch selection and the kinematic chain in bf16 cost about 0.5 mm
+        with torch.autocast(feat.device.type, enabled=False):
+            shape = shape.float()  # (B, 10)
+            rotmats = rot6d_to_matrix(rot6d.float())  # (B, 16, 3, 3)
+            pose, rotmats = self.rotations_to_pose(rotmats)  # (B, 48), (B, 16, 3, 3)
+            verts, joints = self.hand(pose, shape)  # (B, V, 3), (B, 21, 3) metres
         root = joints[:, 0]  # (B, 3) wrist
         return {
             "joints_img": joints_img,  # (B, 21, 2) in [0, 1]

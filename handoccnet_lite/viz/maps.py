@@ -1,8 +1,8 @@
-"""Attention maps drawn over images: the pure plotting functions behind notebook 08's explorer.
+"""Attention maps as arrays: the token grid, masks on it, and the explorer's panels (`View`).
 
-Every function takes arrays (numpy, or torch tensors on any device) and returns numpy arrays or
-matplotlib objects. No widgets and no global state live here: the notebook's widget cells only
-connect controls to these functions, and the same functions write the static figures.
+Every function takes arrays (numpy, or torch tensors on any device) and returns numpy arrays.
+Drawing lives in `viz.draw`, the occluder you place in `viz.occlude`, the widget in
+`viz.explorer`.
 
 Token convention (as ``model.attention.tokens``): token n of a G x G grid is the feature-map cell
 (row, col) = (n // G, n % G); on an S x S input image it covers the pixel block
@@ -23,14 +23,23 @@ import numpy as np
 
 MAP_KINDS: tuple[str, ...] = ("softmax", "gate", "product")
 MASK_KEYS: tuple[str, ...] = ("hand_mask", "occluder_mask", "occlusion_mask")
+SCALES: tuple[str, ...] = ("shared", "own")
 
 
 class View(NamedTuple):
-    """One panel of the explorer: a (G, G) map, its title and colour range."""
+    """One panel of the explorer: a (G, G) map, its title and colour scale.
+
+    ``center`` is the value a map that ignores position would give every token (1/N for a
+    softmax row, g/N for a row of C = g A): drawn transparent, with a colour-bar tick, so a
+    near-uniform map leaves the image visible instead of looking like a hot wash. None for maps
+    without such a reference (the gates), drawn on a plain 0..vmax scale.
+    """
 
     title: str
     values: np.ndarray  # (G, G)
     vmax: float  # colour scale upper bound (lower bound 0)
+    center: float | None = None  # the uniform level, or None
+    center_label: str = ""  # its colour-bar label, e.g. "1/N"
 
 
 # --------------------------------------------------------------------------------------------
@@ -184,185 +193,66 @@ def map_shape(maps: Mapping[str, Any]) -> dict[str, tuple[int, int]]:
     return out
 
 
-def explorer_views(
-    maps: Mapping[str, Any], query: int, head: int = 0, block: int = 0, sample: int = 0
+def _check_scale(scale: str) -> None:
+    if scale not in SCALES:
+        raise ValueError(
+            f"scale must be one of {SCALES} ('shared': A and C = g A on A's colour scale, so the "
+            f"gate's dimming shows; 'own': each on its own scale), got {scale!r}."
+        )
+
+
+def fit_views(
+    fit: Any, query: int, head: int, block: int, sample: int, scale: str = "shared"
 ) -> list[View]:
-    """The explorer's panels for one query token: FIT's softmax row A[q], its gate g (all
-    queries), the scaled row C[q] = g[q] A[q] (same colour scale as A[q], so the attenuation
-    shows), and SET's softmax row. Panels of switched-off parts are left out."""
-    views: list[View] = []
-    fit = maps.get("fit")
-    if fit is not None:
-        soft = attention_row(fit, "softmax", block, head, query, sample)
-        views.append(View(f"FIT softmax A[q]\nmax {soft.max():.3f}", soft, soft.max()))
-        if fit.gate:
-            gate = attention_row(fit, "gate", block, head, query, sample)
-            g_q = gate.ravel()[query]
-            views.append(View(f"FIT gate g (every query)\ng[q] = {g_q:.3f}", gate, 1.0))
-            prod = attention_row(fit, "product", block, head, query, sample)
-            title = f"FIT C[q] = g[q] A[q]\nrow sum {prod.sum():.3f}"
-            views.append(View(title, prod, soft.max()))
-    set_maps = maps.get("set")
-    if set_maps is not None:
-        soft = attention_row(set_maps, "softmax", block, head, query, sample)
-        views.append(View(f"SET softmax A'[q]\nmax {soft.max():.3f}", soft, soft.max()))
-    if not views:
-        raise ValueError("maps holds neither FIT nor SET maps (both switched off?).")
+    """FIT's panels for one query: A[q], the gate g at every query, C[q] = g[q] A[q].
+
+    scale "shared": C[q] is drawn on A[q]'s scale (same top, centre 1/N), so a gate below 1
+    visibly dims it; "own": C[q] gets its own top and its own uniform level g[q]/N, and then looks
+    exactly like A[q] (C[q] is A[q] times one number).
+    """
+    _check_scale(scale)
+    soft = attention_row(fit, "softmax", block, head, query, sample)  # (G, G)
+    n = soft.size
+    top = max(float(soft.max()), 2.0 / n)  # keep 1/N inside the scale for flat rows
+    views = [View(f"FIT A[q] (softmax)\nmax {soft.max():.3f}, 1/N = {1 / n:.4f}", soft, top,
+                  1.0 / n, "1/N")]  # fmt: skip
+    if not fit.gate:
+        return views
+    gate = attention_row(fit, "gate", block, head, query, sample)  # (G, G)
+    g_q = float(gate.ravel()[query])
+    views.append(View(f"FIT gate g (every query)\ng[q] = {g_q:.3f}", gate, 1.0))
+    prod = attention_row(fit, "product", block, head, query, sample)  # (G, G)
+    title = f"FIT C[q] = g[q] A[q], {scale} scale\nrow sum = g[q] = {prod.sum():.3f}"
+    if scale == "shared":
+        views.append(View(title, prod, top, 1.0 / n, "1/N"))
+    else:
+        own_top = max(float(prod.max()), 2.0 * g_q / n, 1e-12)
+        views.append(View(title, prod, own_top, g_q / n if g_q > 0 else None, "g/N"))
     return views
 
 
-# --------------------------------------------------------------------------------------------
-# drawing
-# --------------------------------------------------------------------------------------------
-def as_image(image: Any) -> np.ndarray:
-    """(3, S, S) or (S, S, 3) in [0, 1] (or uint8) -> (S, S, 3) float in [0, 1]."""
-    img = to_numpy(image)
-    if img.ndim == 3 and img.shape[0] == 3 and img.shape[-1] != 3:
-        img = img.transpose(1, 2, 0)  # (S, S, 3)
-    if img.ndim != 3 or img.shape[-1] != 3 or img.shape[0] != img.shape[1]:
-        raise ValueError(
-            f"image must be a square (3, S, S) or (S, S, 3) RGB array, got {img.shape}."
-        )
-    if img.max() > 1.0 + 1e-6:
-        img = img / 255.0
-    return np.clip(img, 0.0, 1.0)
-
-
-def mark_query(ax: Any, query: int, grid: int, size: int, color: str = "red") -> None:
-    """Outline the query token's pixel block on an image axis."""
-    from matplotlib.patches import Rectangle
-
-    row, col = token_rowcol(query, grid)
-    cell = size / grid
-    ax.add_patch(
-        Rectangle((col * cell - 0.5, row * cell - 0.5), cell, cell, fill=False, ec=color, lw=2)
-    )
-
-
-def attention_overlay(
-    image: Any,
-    attn_map: Any,
-    ax: Any = None,
-    query: int | None = None,
-    vmax: float | None = None,
-    alpha: float = 0.75,
-    cmap: str = "inferno",
-    title: str | None = None,
-    colorbar: bool = True,
-) -> Any:
-    """Draw a (G, G) map over the (S, S) image; returns the axis.
-
-    Each token's value colours its pixel block; the overlay's opacity grows with the value
-    (alpha * value / vmax), so low attention leaves the image visible. ``query`` outlines that
-    token in red. The colour scale runs from 0 to ``vmax`` (default: the map's maximum).
-    """
-    import matplotlib.pyplot as plt
-    from matplotlib import colors
-
-    img = as_image(image)
-    m = to_numpy(attn_map)
-    if m.ndim != 2 or m.shape[0] != m.shape[1]:
-        raise ValueError(f"attn_map must be a square (G, G) array, got shape {m.shape}.")
-    if not 0.0 <= alpha <= 1.0:
-        raise ValueError(f"alpha must be in [0, 1], got {alpha}.")
-    size, grid = img.shape[0], m.shape[0]
-    top = float(vmax) if vmax is not None else float(m.max())
-    norm = colors.Normalize(vmin=0.0, vmax=top if top > 0 else 1.0)
-    up = upsample_grid(m, size)  # (S, S)
-    rgba = plt.get_cmap(cmap)(norm(up))  # (S, S, 4)
-    rgba[..., 3] = alpha * np.clip(norm(up), 0.0, 1.0)
-    if ax is None:
-        _, ax = plt.subplots(figsize=(3.4, 3.4))
-    ax.imshow(img)
-    ax.imshow(rgba)
-    if query is not None:
-        mark_query(ax, query, grid, size)
-    if colorbar:
-        ax.figure.colorbar(plt.cm.ScalarMappable(norm, cmap), ax=ax, fraction=0.046, pad=0.02)
-    ax.set_title(title or "", fontsize=9)
-    ax.set_axis_off()
-    return ax
-
-
-def explorer_figure(
+def explorer_views(
     maps: Mapping[str, Any],
-    image: Any,
     query: int,
     head: int = 0,
     block: int = 0,
     sample: int = 0,
-    occlusion: Any = None,
-    suptitle: str | None = None,
-) -> Any:
-    """The explorer's figure: the image (query outlined, occluded pixels contoured in cyan when
-    ``occlusion`` (S, S) is given), then every panel of `explorer_views` overlaid on it."""
-    import matplotlib.pyplot as plt
-
-    views = explorer_views(maps, query, head, block, sample)
-    img = as_image(image)
-    grid = views[0].values.shape[0]
-    row, col = token_rowcol(query, grid)
-    fig, axes = plt.subplots(1, len(views) + 1, figsize=(3.3 * (len(views) + 1), 3.6))
-    axes[0].imshow(img)
-    if occlusion is not None:
-        occ = to_numpy(occlusion)
-        if occ.shape != img.shape[:2]:
-            raise ValueError(f"occlusion must be (S, S) = {img.shape[:2]}, got {occ.shape}.")
-        axes[0].contour(occ, levels=[0.5], colors="cyan", linewidths=1.2)
-    mark_query(axes[0], query, grid, img.shape[0])
-    axes[0].set_title(f"query token ({row}, {col})\nhead {head}, block {block}", fontsize=9)
-    axes[0].set_axis_off()
-    for ax, view in zip(axes[1:], views, strict=True):
-        attention_overlay(img, view.values, ax, query=query, vmax=view.vmax, title=view.title)
-    if suptitle:
-        fig.suptitle(suptitle, fontsize=10)
-    fig.tight_layout()
-    return fig
-
-
-def figure_png(fig: Any, dpi: int = 90, close: bool = True) -> bytes:
-    """A matplotlib figure as PNG bytes (for an ipywidgets.Image), closed afterwards by default
-    so that a redrawing widget does not accumulate open figures."""
-    import io
-
-    import matplotlib.pyplot as plt
-
-    if not hasattr(fig, "savefig"):
-        raise TypeError(f"figure_png expects a matplotlib Figure, got {type(fig).__name__}.")
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
-    if close:
-        plt.close(fig)
-    return buf.getvalue()
-
-
-def heads_blocks_figure(
-    maps: Any, image: Any, query: int, kind: str = "product", sample: int = 0
-) -> Any:
-    """Every (block, head) of one module's ``kind`` map for one query, on a shared colour scale:
-    rows are blocks, columns heads."""
-    import matplotlib.pyplot as plt
-
-    blocks = _block_list(maps, kind)
-    n_blocks, n_heads = len(blocks), int(blocks[0].shape[1])
-    rows = [
-        [attention_row(maps, kind, b, h, query, sample) for h in range(n_heads)]
-        for b in range(n_blocks)
-    ]
-    top = max(float(r.max()) for row in rows for r in row)
-    fig, axes = plt.subplots(
-        n_blocks, n_heads, figsize=(3.0 * n_heads, 2.9 * n_blocks), squeeze=False
-    )
-    for b in range(n_blocks):
-        for h in range(n_heads):
-            attention_overlay(
-                image,
-                rows[b][h],
-                axes[b, h],
-                query=query,
-                vmax=top,
-                title=f"block {b}, head {h}",
-                colorbar=h == n_heads - 1,
-            )
-    fig.tight_layout()
-    return fig
+    scale: str = "shared",
+) -> list[View]:
+    """The explorer's attention panels for one query token: FIT's softmax row A[q], its gate g
+    (all queries), the scaled row C[q] = g[q] A[q] (on A[q]'s colour scale when
+    scale="shared", see `fit_views`), and SET's softmax row. Panels of switched-off parts are
+    left out."""
+    _check_scale(scale)
+    views: list[View] = []
+    if maps.get("fit") is not None:
+        views += fit_views(maps["fit"], query, head, block, sample, scale)
+    set_maps = maps.get("set")
+    if set_maps is not None:
+        soft = attention_row(set_maps, "softmax", block, head, query, sample)
+        n = soft.size
+        title = f"SET A'[q] (softmax)\nmax {soft.max():.3f}, 1/N = {1 / n:.4f}"
+        views.append(View(title, soft, max(float(soft.max()), 2.0 / n), 1.0 / n, "1/N"))
+    if not views:
+        raise ValueError("maps holds neither FIT nor SET maps (both switched off?).")
+    return views
