@@ -77,18 +77,43 @@ def find_mano_file(mano_dir: str | os.PathLike | None = None) -> Path | None:
 
 
 def check_mano() -> Check:
+    """Found MANO is read with the package's safe loader: 'ok' only when it loads."""
     path = find_mano_file()
-    if path is not None:
-        return Check("MANO", "ok", f"found {path}")
-    return Check("MANO", "info", f"not found; using SynthHand. {MANO_HELP}")
+    if path is None:
+        return Check("MANO", "info", f"not found; using SynthHand. {MANO_HELP}")
+    from handoccnet_lite.hand.mano import MANO_HELP as LOADER_HELP
+    from handoccnet_lite.hand.mano import load_mano_arrays
+
+    try:
+        arrays = load_mano_arrays(path)
+    except Exception as err:  # refused pickle, truncated file, wrong keys or shapes
+        reason = " ".join(str(err).replace(LOADER_HELP, "").split()).rstrip(". ")
+        return Check(
+            "MANO",
+            "warn",
+            f"BROKEN: {reason}. Runs that use MANO will fail: download MANO_RIGHT.pkl again "
+            "from mano.is.tue.mpg.de, or unset HANDOCCNET_MANO_DIR to use SynthHand.",
+        )
+    verts = arrays["v_template"].shape[0]
+    return Check("MANO", "ok", f"read {path} ({verts} vertices)")
+
+
+#: The committed SynthOcc samples: one manifest per split.
+SAMPLE_SPLITS = ("train", "test")
 
 
 def check_data_samples() -> Check:
-    manifest = DATA_SAMPLES_DIR / "synthocc" / "manifest.json"
-    if manifest.is_file():
-        return Check("data_samples", "ok", f"SynthOcc samples at {manifest.parent}")
+    root = DATA_SAMPLES_DIR / "synthocc"
+    missing = [s for s in SAMPLE_SPLITS if not (root / s / "manifest.json").is_file()]
+    if not missing:
+        return Check(
+            "data_samples", "ok", f"SynthOcc samples at {root} ({', '.join(SAMPLE_SPLITS)})"
+        )
     return Check(
-        "data_samples", "warn", "SynthOcc samples missing: run `handoccnet-lite data --samples`"
+        "data_samples",
+        "warn",
+        f"SynthOcc samples missing ({', '.join(f'{root}/{s}' for s in missing)}): run "
+        "`handoccnet-lite data --samples`",
     )
 
 

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import os
 import random
+import shutil
 import tempfile
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -106,13 +109,38 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+def current_umask() -> int:
+    """The process umask (read by setting it and putting it back)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def new_file_mode() -> int:
+    """The mode `open()` gives a new file: 0o666 less the process umask (0o644 under the usual
+    022, 0o664 under a course group's 002). mkstemp's 0o600 would hide files from the group."""
+    return 0o666 & ~current_umask()
+
+
+def write_bytes_durably(path: str | Path, data: bytes) -> None:
+    """Write `data` to `path` (created with `new_file_mode`, replaced if present) and fsync it
+    before returning, so a later rename publishes complete contents."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+
+
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
     """Write to a temporary file in the same folder, fsync, then rename: readers never see a
-    half-written file, and a crash leaves the previous version intact."""
+    half-written file, and a crash leaves the previous version intact. The file gets the usual
+    permissions (`new_file_mode`), readable by the group under the usual umask."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, new_file_mode())
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
@@ -121,6 +149,43 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+@contextmanager
+def replaced_atomically(target: str | Path) -> Iterator[Path]:
+    """Build a folder's new contents in a temp folder beside it (yielded); when the block ends
+    without error the temp folder takes the target's place and the old one is deleted; on an
+    error the temp folder is removed and the target is left as it was, complete.
+
+    The swap is two renames (old aside, new in): a crash between them leaves the old folder,
+    complete, at `.<name>.old-*` beside the target."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp"))
+    os.chmod(tmp, 0o777 & ~current_umask())  # mkdtemp's 0o700 -> what mkdir would give
+    try:
+        yield tmp
+        _swap_in(tmp, target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def _swap_in(new: Path, target: Path) -> None:
+    """Put folder `new` at `target`: the old target is renamed aside, then deleted."""
+    if not target.exists():
+        os.replace(new, target)
+        return
+    old = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.old-"))
+    os.replace(target, old / target.name)
+    try:
+        os.replace(new, target)
+    except BaseException:
+        os.replace(old / target.name, target)  # put the old one back
+        raise
+    finally:
+        if target.exists():
+            shutil.rmtree(old, ignore_errors=True)
 
 
 def atomic_torch_save(obj: Any, path: str | Path) -> None:

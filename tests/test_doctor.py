@@ -60,3 +60,45 @@ def test_bundled_model_quality_reads_the_checkpoint_json_first(tmp_path: Path, m
     ckpt.with_suffix(".json").write_text(json.dumps({"note": "no evaluation"}))
     assert doctor.bundled_model_quality() is None
     assert "re-export" in doctor.bundled_model_caveat()
+
+
+def test_data_samples_found_with_one_manifest_per_split(tmp_path: Path, monkeypatch) -> None:
+    """A clean checkout has data_samples/synthocc/{train,test}/manifest.json: no warning."""
+    assert doctor.check_data_samples().status == "ok"
+    (tmp_path / "synthocc" / "train").mkdir(parents=True)
+    (tmp_path / "synthocc" / "train" / "manifest.json").write_text("{}")
+    monkeypatch.setattr(doctor, "DATA_SAMPLES_DIR", tmp_path)
+    check = doctor.check_data_samples()
+    assert check.status == "warn" and "synthocc/test" in check.detail
+    assert "synthocc/train" not in check.detail and "data --samples" in check.detail
+
+
+class _OpensMarker:
+    """Unpickling this object would create a marker file."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (open, (str(self.marker), "w"))
+
+
+def test_mano_check_reads_the_file_and_reports_a_broken_one(tmp_path: Path, monkeypatch) -> None:
+    import pickle
+
+    import numpy as np
+    from fixtures_real import fake_mano_arrays
+
+    monkeypatch.setenv("HANDOCCNET_MANO_DIR", str(tmp_path))
+    mano = tmp_path / "MANO_RIGHT.pkl"
+    mano.write_bytes(b"not a pickle")
+    check = doctor.check_mano()
+    assert check.status == "warn" and "BROKEN" in check.detail and str(mano) in check.detail
+    marker = tmp_path / "pwned"
+    mano.write_bytes(pickle.dumps({"v_template": _OpensMarker(marker)}))
+    check = doctor.check_mano()
+    assert check.status == "warn" and "refusing" in check.detail and not marker.exists()
+    mano.unlink()
+    np.savez(tmp_path / "MANO_RIGHT.npz", **fake_mano_arrays())
+    check = doctor.check_mano()
+    assert check.status == "ok" and "778 vertices" in check.detail

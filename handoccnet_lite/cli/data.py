@@ -17,7 +17,8 @@ def register(sub: Any) -> None:
         "Render a SynthOcc set: hands in MANO's parameterisation, posed, lit and partly hidden by\n"
         "objects, with exact per-joint visibility and occlusion fractions. Every sample is\n"
         "deterministic from (seed, split, index).\n"
-        "Writes <out>/<split>/shard_*.npz + manifest.json.",
+        "Writes <out>/<split>/shard_*.npz + manifest.json, both splits into a temp folder beside\n"
+        "<out> that replaces <out> at the end: a failure leaves the earlier set as it was.",
         f"  {PROG} data --out data/synthocc --n-train 3000 --n-test 500\n"
         f"  {PROG} data --samples            # rebuild data_samples/synthocc bit for bit\n",
     )
@@ -37,7 +38,7 @@ def register(sub: Any) -> None:
 
 
 def cmd_data(a: argparse.Namespace) -> int:
-    from handoccnet_lite.data.synthocc import generate_synthocc, make_data_samples
+    from handoccnet_lite.data.synthocc import generate_synthocc_set, make_data_samples
 
     if a.samples:
         print(
@@ -47,15 +48,11 @@ def cmd_data(a: argparse.Namespace) -> int:
         return 0
     if a.n_train < 1 or a.n_test < 1:
         raise UserError(f"--n-train and --n-test must be >= 1 (got {a.n_train}, {a.n_test}).")
-    for split, n in (("train", a.n_train), ("test", a.n_test)):
-        folder = generate_synthocc(
-            a.out,
-            n,
-            seed=a.seed,
-            split=split,
-            resolution=a.resolution,
-            workers=a.workers,
-            progress=not a.no_progress,
-        )
-        print(f"{split}: {n} samples in {folder}")
+    sizes = {"train": a.n_train, "test": a.n_test}
+    root = generate_synthocc_set(  # both splits in a temp folder, swapped in at the end
+        a.out, sizes, seed=a.seed, resolution=a.resolution, workers=a.workers,
+        progress=not a.no_progress,
+    )  # fmt: skip
+    for split, n in sizes.items():
+        print(f"{split}: {n} samples in {root / split}")
     return 0

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any
 
 from handoccnet_lite.cli.common import (
     BUNDLED,
     PROG,
-    UserError,
     add_device_flag,
     load_trained,
     subparser,
@@ -26,7 +26,8 @@ def register(sub: Any) -> None:
         "and resized to the model's input size). Writes <out>/mesh.obj (root-relative metres, the\n"
         "hand model's faces) and <out>/overlay.png (2D joints, skeleton and the mesh, placed by a\n"
         "weak-perspective fit of the 3D joints to the 2D ones). Without --image, the first test\n"
-        "image of the bundled samples is used.",
+        "image of the bundled samples is used. The image is checked first (it exists, at most\n"
+        "64 MP by its header, it decodes; under 64 px a warning), then the model is loaded.",
         f"  {PROG} demo --run runs/quick --image my_hand.jpg --out demo_out\n"
         f"  {PROG} demo --run runs/quick\n",
     )
@@ -39,29 +40,26 @@ def register(sub: Any) -> None:
 
 def cmd_demo(a: argparse.Namespace) -> int:
     from handoccnet_lite.engine.evaluate import run_demo
+    from handoccnet_lite.image_input import read_image_checked, small_image_warning
 
+    bgr = None if a.image is None else read_image_checked(a.image)  # before the model load
+    warning = None if bgr is None else small_image_warning(bgr, a.image)
+    if warning:
+        print(f"{PROG} demo: warning: {warning}", file=sys.stderr)
     model, cfg = load_trained(a.run)
-    image = _demo_image(a.image, cfg.input_size)
+    image = _demo_image(bgr, cfg.input_size)
     paths = run_demo(model, image, Path(a.out), a.device)
     print("wrote " + ", ".join(str(p) for p in paths))
     return 0
 
 
-def _demo_image(path: str | None, size: int) -> Any:
-    """(S, S, 3) uint8 RGB: a file centre-cropped and resized, or a bundled test crop."""
-    import cv2
+def _demo_image(bgr: Any | None, size: int) -> Any:
+    """(S, S, 3) uint8 RGB: a checked image centre-cropped and resized, or a bundled test crop."""
     import numpy as np
 
-    if path is None:
+    from handoccnet_lite.image_input import square_crop_rgb
+
+    if bgr is None:
         item = synthocc_split(BUNDLED, "test", size)[0]
         return (item["image"].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
-    bgr = cv2.imread(path, cv2.IMREAD_COLOR)
-    if bgr is None:
-        raise UserError(f"--image {path}: not a readable image file (png, jpg, ...).")
-    h, w = bgr.shape[:2]
-    side = min(h, w)
-    y0, x0 = (h - side) // 2, (w - side) // 2
-    crop = bgr[y0 : y0 + side, x0 : x0 + side]
-    return cv2.cvtColor(
-        cv2.resize(crop, (size, size), interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2RGB
-    )
+    return square_crop_rgb(bgr, size)

@@ -30,9 +30,12 @@ def register(sub: Any) -> None:
         "With --lr-scaling linear (default) the run uses lr = base_lr * global_batch / 64;\n"
         "'none' keeps --lr as is, which is what users of the release did on fewer GPUs and what\n"
         "gave them much worse Dex-YCB numbers.\n\n"
-        "Writes to --out: config.json, log.csv, checkpoint.pt (every --ckpt-every steps, atomic),\n"
-        "model.pt, summary.json. A NaN/inf loss stops the run (exit 3) and keeps the last good\n"
-        "checkpoint. Multi-GPU: launch with torchrun (DistributedDataParallel).",
+        "Writes to --out: config.json, log.csv, checkpoint.pt (every --ckpt-every steps,\n"
+        "atomic; the one before is kept as checkpoint.prev.pt, which --resume falls back to when\n"
+        "the latest is damaged), model.pt, summary.json. An --out holding a run is refused\n"
+        "unless --resume (continue it) or --overwrite (replace it). A NaN/inf loss stops the run\n"
+        "(exit 3) and keeps the last good checkpoint. Multi-GPU: launch with torchrun\n"
+        "(DistributedDataParallel).",
         f"  {PROG} train --preset tiny --data {BUNDLED} --out runs/tiny --max-steps 50\n"
         f"  {PROG} train --profile quick --out runs/quick\n"
         f"  {PROG} train --out runs/quick --resume          # continue after a crash\n"
@@ -115,6 +118,11 @@ def register(sub: Any) -> None:
     p.add_argument(
         "--resume", action="store_true", help="continue the run in --out from its checkpoint"
     )
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace the run already in --out (without it, an existing run is refused)",
+    )
     add_progress_flag(p)
     p.set_defaults(func=cmd_train)
 
@@ -180,14 +188,19 @@ def build_train_config(a: argparse.Namespace) -> Any:
 
 
 def cmd_train(a: argparse.Namespace) -> int:
+    from handoccnet_lite.engine.run_folder import BOTH_FLAGS, prepare_run_folder
     from handoccnet_lite.engine.trainer import train
 
+    if a.resume and a.overwrite:
+        raise UserError(BOTH_FLAGS)
     cfg = build_train_config(a)
     if not Path(cfg.data_root).exists():
         raise UserError(
             f"No dataset at {cfg.data_root}; generate one (`{PROG} data --out {cfg.data_root}`) "
             f"or pass --data {BUNDLED}."
         )
+    if int(os.environ.get("RANK", 0)) == 0:  # one process decides (torchrun)
+        prepare_run_folder(a.out, a.resume, a.overwrite)  # after the config and data checks
     result = train(cfg, a.out, resume=a.resume)
     if result.summary["world_size"] > 1 and int(os.environ.get("RANK", 0)) != 0:
         return 0

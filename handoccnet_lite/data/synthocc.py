@@ -31,7 +31,7 @@ import cv2
 import numpy as np
 
 from .. import __version__
-from ..utils import DATA_SAMPLES_DIR, atomic_write_bytes
+from ..utils import DATA_SAMPLES_DIR, atomic_write_bytes, replaced_atomically
 from .scene import SceneConfig, render_sample
 from .shards import concat_arrays, encode_records, npz_bytes
 
@@ -265,11 +265,46 @@ def make_data_samples(
     """Regenerate the committed set data_samples/synthocc/ bit-for-bit: 1000 train + 300 test
     images at 128 px, seed 2022, occlusion 1/3 none / light / heavy, SynthHand."""
     root = Path(out_dir) if out_dir is not None else DATA_SAMPLES_DIR / "synthocc"
-    for split, n in COMMITTED.items():
-        generate_synthocc(root, n, seed=COMMITTED_SEED, split=split, resolution=128,
-                          occlusion_mix="mixed", workers=workers, progress=progress,
-                          png_level=6)  # fmt: skip
-    return root
+    return generate_synthocc_set(root, COMMITTED, seed=COMMITTED_SEED, resolution=128,
+                                 occlusion_mix="mixed", workers=workers, progress=progress,
+                                 png_level=6)  # fmt: skip
+
+
+def generate_synthocc_set(out_dir: str | Path, sizes: Mapping[str, int], **kw: Any) -> Path:
+    """Render every split of a set ({"train": 3000, "test": 500}) into a temp folder beside
+    `out_dir`, then put it in `out_dir`'s place in one swap (`utils.replaced_atomically`): a
+    failure half-way (disk full, Ctrl-C) leaves the earlier set complete and unmixed. `kw` goes
+    to `generate_synthocc`. Refuses an `out_dir` that holds anything but SynthOcc splits."""
+    out_dir = Path(out_dir)
+    check_replaceable_set(out_dir)
+    with replaced_atomically(out_dir) as tmp:
+        for split, n in sizes.items():
+            generate_synthocc(tmp, n, split=split, **kw)
+    return out_dir
+
+
+def check_replaceable_set(root: Path) -> None:
+    """Raise unless `root` is absent, empty, or holds only SynthOcc split folders (with a
+    manifest.json): replacing it must never delete anything else."""
+    if not root.exists():
+        return
+    if not root.is_dir():
+        raise NotADirectoryError(f"--out {root} is a file; pass a folder for the SynthOcc set.")
+    foreign = sorted(p.name for p in root.iterdir() if not _is_split_folder(p))
+    if foreign:
+        shown = ", ".join(foreign[:3]) + (", ..." if len(foreign) > 3 else "")
+        raise ValueError(
+            f"--out {root} holds more than a SynthOcc set ({shown}); the set replaces the whole "
+            "folder, so pass a new or empty folder (e.g. data/synthocc)."
+        )
+
+
+def _is_split_folder(path: Path) -> bool:
+    """A folder of SynthOcc shards and a manifest (or what an interrupted write left of one)."""
+    names = [p.name for p in path.iterdir()] if path.is_dir() else [None]
+    return all(
+        n is not None and (n == "manifest.json" or n.startswith(("shard_", "."))) for n in names
+    )
 
 
 COMMITTED: dict[str, int] = {"train": 1000, "test": 300}

@@ -368,7 +368,7 @@ class Ablation:
         }
         metrics = finish_run(run_dir, per_sample, meta)
         if not self.keep_checkpoints:
-            (run_dir / ckpt.CHECKPOINT_NAME).unlink(missing_ok=True)
+            ckpt.remove_checkpoints(run_dir)  # latest and previous; model.pt stays
         return metrics
 
 

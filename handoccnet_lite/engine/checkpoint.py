@@ -2,13 +2,22 @@
 
 A checkpoint holds everything the next step depends on: model, optimizer and scheduler state,
 the random states of Python, NumPy, torch (CPU and every CUDA device), the position in the data
-order (global step, epoch, batch within the epoch) and the run's config. It is written through a
-temp file + rename (`utils.atomic_torch_save`): a run killed mid-write keeps the previous one.
+order (global step, epoch, batch within the epoch) and the run's config.
+
+Safety: every file is read with `torch.load(weights_only=True)`: tensors and plain data only
+(dict, list, tuple, str, int, float, bool, None), so a crafted pickle cannot run code; the NumPy
+RNG state is stored as plain lists for that reason. Loss: the last two training checkpoints are
+kept (`checkpoint.pt`, `checkpoint.prev.pt`); the new one is written to a temp file first, then
+the latest becomes the previous and the temp file the latest (two renames), so a crash or a
+truncated latest always leaves a checkpoint to resume from (`load_resume_checkpoint`).
 """
 
 from __future__ import annotations
 
+import os
+import pickle
 import random
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,11 +26,16 @@ import numpy as np
 import torch
 from torch import nn
 
-from handoccnet_lite.utils import atomic_torch_save
+from handoccnet_lite.utils import atomic_torch_save, write_bytes_durably
 
 CHECKPOINT_NAME = "checkpoint.pt"
+PREVIOUS_NAME = "checkpoint.prev.pt"
 MODEL_NAME = "model.pt"
 FORMAT_VERSION = 1
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that cannot be used: truncated, not a checkpoint, or asking to run code."""
 
 
 def unwrap(model: nn.Module) -> nn.Module:
@@ -87,7 +101,8 @@ def save_checkpoint(
     config: dict[str, Any],
     extra: dict[str, Any] | None = None,
 ) -> Path:
-    """Write a full training checkpoint atomically; returns its path."""
+    """Write a full training checkpoint; the one it replaces is kept as `checkpoint.prev.pt`
+    (`rotate_in`); returns its path. Everything stored loads with weights_only=True."""
     path = Path(path)
     state = {
         "format": FORMAT_VERSION,
@@ -95,12 +110,91 @@ def save_checkpoint(
         "optimizer": optimizer.state_dict(),
         "scheduler": scheduler.state_dict(),
         "position": position.__dict__.copy(),
-        "rng": rng_state(),
+        "rng": plain_rng_state(rng_state()),
         "config": config,
         "extra": extra or {},
     }
-    atomic_torch_save(state, path)
+    rotate_in(state, path)
     return path
+
+
+def previous_path(path: str | Path) -> Path:
+    """checkpoint.pt -> checkpoint.prev.pt (the same folder)."""
+    path = Path(path)
+    return path.with_name(f"{path.stem}.prev{path.suffix}")
+
+
+def rotate_in(obj: Any, path: Path) -> None:
+    """Serialise `obj`, write it durably to a temp file beside `path`, then rename `path` to
+    its previous name and the temp file to `path`. At every instant the folder holds the
+    previous checkpoint, the new one, or both (between the two renames: only the previous)."""
+    import io
+
+    buf = io.BytesIO()
+    torch.save(obj, buf)
+    tmp = path.with_name(f".{path.name}.tmp")
+    write_bytes_durably(tmp, buf.getvalue())
+    try:
+        if path.is_file():
+            os.replace(path, previous_path(path))
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def remove_checkpoints(run_dir: str | Path) -> None:
+    """Delete a run's training checkpoints (latest and previous), keeping model.pt."""
+    for name in (CHECKPOINT_NAME, PREVIOUS_NAME):
+        (Path(run_dir) / name).unlink(missing_ok=True)
+
+
+def plain_rng_state(state: dict[str, Any]) -> dict[str, Any]:
+    """`rng_state()` with NumPy's state as plain data: ('MT19937', keys (624,) as a list of
+    ints, pos, has_gauss, cached_gaussian), so the checkpoint loads with weights_only=True."""
+    kind, keys, pos, has_gauss, cached = state["numpy"]
+    numpy_plain = (str(kind), np.asarray(keys).tolist(), int(pos), int(has_gauss), float(cached))
+    return state | {"numpy": numpy_plain}
+
+
+def _numpy_array_globals() -> list[Any]:
+    """NumPy's array reconstruction (data only, no code): checkpoints written before the RNG
+    state was stored as plain lists hold one array, so they stay loadable with weights_only."""
+    from numpy.dtypes import UInt32DType
+
+    try:
+        from numpy._core.multiarray import _reconstruct
+    except ImportError:  # NumPy 1.x
+        from numpy.core.multiarray import _reconstruct  # type: ignore[no-redef]
+    return [_reconstruct, np.ndarray, np.dtype, UInt32DType]
+
+
+def safe_torch_load(path: Path, map_location: str | torch.device = "cpu") -> Any:
+    """torch.load(weights_only=True) with errors a person can act on (`CheckpointError`)."""
+    try:
+        with torch.serialization.safe_globals(_numpy_array_globals()):
+            return torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as e:
+        if "Unsupported global" in str(e):
+            what = str(e).split("Unsupported global:", 1)[1].split(" was ", 1)[0].strip()
+            raise CheckpointError(
+                f"{path}: refused to load: it asks to run {what}, which a checkpoint never "
+                "needs (only tensors and plain data are loaded). Do not use a file of unknown "
+                "origin; retrain or re-export the run (`handoccnet-lite export`)."
+            ) from e
+        raise _corrupt(path, e) from e
+    except FileNotFoundError:
+        raise
+    except Exception as e:  # truncated zip (OSError, RuntimeError), random bytes (any error)
+        raise _corrupt(path, e) from e
+
+
+def _corrupt(path: Path, err: BaseException) -> CheckpointError:
+    reason = " ".join(str(err).split())[:120] or type(err).__name__
+    return CheckpointError(
+        f"{path}: not a readable checkpoint (truncated or corrupt: {reason}); resume from "
+        f"{PREVIOUS_NAME} if the run has one, or retrain / re-export it."
+    )
 
 
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
@@ -117,10 +211,9 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
             f"No checkpoint at {path}; pass a run folder that holds {CHECKPOINT_NAME} or "
             f"{MODEL_NAME} (written by `handoccnet-lite train`)."
         )
-    # weights_only=False: the RNG states hold NumPy/Python objects. Only load your own files.
-    state = torch.load(path, map_location="cpu", weights_only=False)
+    state = safe_torch_load(path, "cpu")
     if not isinstance(state, dict) or "model" not in state:
-        raise ValueError(f"{path} is not a handoccnet-lite checkpoint (no 'model' entry).")
+        raise CheckpointError(f"{path} is not a handoccnet-lite checkpoint (no 'model' entry).")
     device = torch.device(map_location)
     if device.type != "cpu":
         state = {k: v if k == "rng" else _tensors_to(v, device) for k, v in state.items()}
@@ -136,6 +229,29 @@ def _tensors_to(obj: Any, device: torch.device) -> Any:
     if isinstance(obj, (list, tuple)):
         return type(obj)(_tensors_to(v, device) for v in obj)
     return obj
+
+
+def load_resume_checkpoint(
+    run_dir: str | Path, map_location: str | torch.device = "cpu"
+) -> dict[str, Any]:
+    """The latest readable training checkpoint of a run: checkpoint.pt, or, when that one is
+    missing, truncated or corrupt, checkpoint.prev.pt with a warning saying so."""
+    run_dir = Path(run_dir)
+    latest, previous = run_dir / CHECKPOINT_NAME, run_dir / PREVIOUS_NAME
+    if not latest.is_file() and not previous.is_file():
+        raise FileNotFoundError(
+            f"--resume: no {CHECKPOINT_NAME} in {run_dir}; start without --resume or point "
+            "--out at the folder of the run to continue."
+        )
+    try:
+        return load_checkpoint(latest, map_location)
+    except (CheckpointError, FileNotFoundError) as err:
+        if not previous.is_file():
+            raise
+        warnings.warn(
+            f"{err} Resuming from the previous checkpoint {previous} instead.", stacklevel=2
+        )
+        return load_checkpoint(previous, map_location)
 
 
 def restore_training_state(

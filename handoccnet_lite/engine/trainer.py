@@ -145,13 +145,7 @@ def _resume(
     sched: Any,
     device: torch.device,
 ) -> ckpt.DataPosition:
-    path = out_dir / ckpt.CHECKPOINT_NAME
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"--resume: no {ckpt.CHECKPOINT_NAME} in {out_dir}; start without --resume or point "
-            "--out at the folder of the run to continue."
-        )
-    state = ckpt.load_checkpoint(path, map_location=device)
+    state = ckpt.load_resume_checkpoint(out_dir, map_location=device)  # latest, else previous
     saved = TrainConfig.from_dict(state["config"])
     if saved.model != cfg.model or saved.seed != cfg.seed or saved.batch_size != cfg.batch_size:
         raise ValueError(
