@@ -348,7 +348,8 @@ else:
 # g that are **not saturated** (inside (0.05, 0.95); near 0 means the gate acts as a switch).
 
 # %%
-from handoccnet_lite.evaluation.attention_stats import attention_stats, summarize_attention_stats
+from handoccnet_lite.evaluation.attention_report import summarize_attention_stats
+from handoccnet_lite.evaluation.attention_stats import attention_stats
 
 stats = attention_stats(
     model, data, max_batches=4 if PROFILE == "quick" else None, batch_size=8, progress=False

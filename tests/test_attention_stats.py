@@ -12,6 +12,7 @@ import torch
 
 from handoccnet_lite.config import preset
 from handoccnet_lite.data.dataset import SynthOccDataset
+from handoccnet_lite.evaluation import attention_report as R
 from handoccnet_lite.evaluation import attention_stats as S
 from handoccnet_lite.model import HandOccNet
 from handoccnet_lite.model.attention import AttentionMaps
@@ -214,7 +215,7 @@ def test_tiny_model_on_bundled_samples(samples, tmp_path) -> None:
     assert ((unsat >= 0) & (unsat <= 1)).all()
     ratio = df[df["measure"].str.startswith("visible_attention_ratio")]["value"]
     assert (ratio >= 0).all() and (ratio <= N * 4).all()
-    paths = S.write_attention_stats(df, tmp_path)
+    paths = R.write_attention_stats(df, tmp_path)
     assert len(pd.read_csv(paths["csv"])) == len(df)
     meta = json.loads(paths["json"].read_text())
     assert meta["meta"]["images"] == 6 and len(meta["rows"]) == len(df)
@@ -238,7 +239,7 @@ def test_entry_point_writes_the_files(tmp_path, capsys) -> None:
 
     model = tiny_model()
     save_model(tmp_path / "model.pt", model, model.cfg.to_dict())
-    S.main(["--checkpoint", str(tmp_path), "--data", str(DATA_SAMPLES_DIR / "synthocc"),
+    R.main(["--checkpoint", str(tmp_path), "--data", str(DATA_SAMPLES_DIR / "synthocc"),
             "--out", str(tmp_path / "stats"), "--max-batches", "1", "--batch-size", "2",
             "--no-progress"])  # fmt: skip
     assert "over 2 images" in capsys.readouterr().out

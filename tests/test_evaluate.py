@@ -11,6 +11,7 @@ import torch
 from torch.utils.data import Dataset
 
 from handoccnet_lite.engine import evaluate as ev
+from handoccnet_lite.engine import protocols
 from handoccnet_lite.hand.sampler import random_rotations
 from handoccnet_lite.model.rotations import axis_angle_to_matrix
 
@@ -166,15 +167,15 @@ def test_each_dataset_names_its_own_protocol(tmp_path: Path) -> None:
 
     assert ev.resolve_protocol(None, HO3DNative).allow_reflection  # official eval.py
     assert not ev.resolve_protocol(None, DexYCBNative).allow_reflection  # HandOccNet's Dex-YCB
-    assert ev.dataset_protocol(DexYCBNative) == "dexycb"
-    assert ev.PROTOCOLS["dexycb_toolkit"].allow_reflection
+    assert protocols.dataset_protocol(DexYCBNative) == "dexycb"
+    assert protocols.PROTOCOLS["dexycb_toolkit"].allow_reflection
     for synth in (SynthOccDataset, FeatureDataset):
-        assert ev.dataset_protocol(synth) == "synthocc"
+        assert protocols.dataset_protocol(synth) == "synthocc"
         assert not ev.resolve_protocol(None, synth).allow_reflection  # as committed results
     info = write_ho3d_json(tmp_path / "ho3d", n_train=1, n_eval=1)
     wrapped = Subset(RealHandDataset(HandOccNetJSON.ho3d(info["root"], "train", mano=None)), [0])
-    assert ev.dataset_protocol(wrapped) == "ho3d"  # through the Subset and the loader
-    assert ev.dataset_protocol(_Hands(*_mirrored_set()[0])) == ev.DEFAULT_PROTOCOL
+    assert protocols.dataset_protocol(wrapped) == "ho3d"  # through the Subset and the loader
+    assert protocols.dataset_protocol(_Hands(*_mirrored_set()[0])) == protocols.DEFAULT_PROTOCOL
     with pytest.raises(ValueError, match="Unknown evaluation protocol"):
         ev.resolve_protocol("ho-3d")
 

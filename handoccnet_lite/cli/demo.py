@@ -39,7 +39,7 @@ def register(sub: Any) -> None:
 
 
 def cmd_demo(a: argparse.Namespace) -> int:
-    from handoccnet_lite.engine.evaluate import run_demo
+    from handoccnet_lite.engine.demo import run_demo
     from handoccnet_lite.image_input import read_image_checked, small_image_warning
 
     bgr = None if a.image is None else read_image_checked(a.image)  # before the model load

@@ -159,7 +159,7 @@ class HandOccNetJSON(RealSetBase):
     ) -> None:
         super().__init__(skip_missing)
         self.json_path, self.image_root = Path(json_path), Path(image_root)
-        # alignment protocol of its evaluation (engine.evaluate.PROTOCOLS), from the file's name
+        # alignment protocol of its evaluation (engine.protocols.PROTOCOLS), from the file's name
         stem = self.json_path.name
         self.eval_protocol = (
             "ho3d"

@@ -220,7 +220,7 @@ class SynthOccDataset(Dataset):
     model. seed=None draws fresh augmentation randomness per item; an int makes item i of epoch
     e reproducible (`set_epoch`)."""
 
-    #: Alignment protocol of its evaluation (engine.evaluate.PROTOCOLS): no reflection.
+    #: Alignment protocol of its evaluation (engine.protocols.PROTOCOLS): no reflection.
     eval_protocol = "synthocc"
 
     def __init__(

@@ -164,7 +164,7 @@ class DexYCBNative(RealSetBase):
         skip_handless: drop frames without a hand (reads joint_3d of every label once).
     """
 
-    #: Alignment protocol of its evaluation (engine.evaluate.PROTOCOLS): HandOccNet's Dex-YCB one.
+    #: Alignment protocol of its evaluation (engine.protocols.PROTOCOLS): HandOccNet's Dex-YCB one.
     eval_protocol = "dexycb"
 
     def __init__(

@@ -124,7 +124,7 @@ class HO3DNative(RealSetBase):
         skip_missing: see ``RealSetBase``.
     """
 
-    #: Alignment protocol of its evaluation (engine.evaluate.PROTOCOLS): the official eval.py's.
+    #: Alignment protocol of its evaluation (engine.protocols.PROTOCOLS): the official eval.py's.
     eval_protocol = "ho3d"
 
     def __init__(

@@ -5,14 +5,14 @@ the ground-truth root before scoring, so `mpjpe` here equals the root-relative M
 `pa_mpjpe` is after similarity Procrustes. Every record carries the sample index, its occlusion
 fraction and its number of visible joints, so any slice can be recomputed later.
 
-Alignment protocol (`PROTOCOLS`): whether the Procrustes alignments behind pa_mpjpe, pa_mpvpe,
-f5/f15 and the AUCs may reflect. Each dataset is scored by its own protocol by default (its
-`eval_protocol` attribute; `dataset_protocol`): HO-3D as its official eval.py (reflections
-allowed), Dex-YCB as HandOccNet's Dex-YCB evaluation that gave the paper's numbers (no
-reflection; "dexycb_toolkit" for the toolkit's, which allows them), SynthOcc without reflection
-(unchanged, so committed SynthOcc results stay comparable). Every record carries the protocol
-(columns `alignment`, `allow_reflection`) and `results_record` puts it in results files as
-``"alignment": {"protocol": ..., "allow_reflection": ...}``.
+Alignment protocol (`engine.protocols.PROTOCOLS`): whether the Procrustes alignments behind
+pa_mpjpe, pa_mpvpe, f5/f15 and the AUCs may reflect. Each dataset is scored by its own protocol
+by default (its `eval_protocol` attribute; `dataset_protocol`): HO-3D as its official eval.py
+(reflections allowed), Dex-YCB as HandOccNet's Dex-YCB evaluation that gave the paper's numbers
+(no reflection; "dexycb_toolkit" for the toolkit's, which allows them), SynthOcc without
+reflection (unchanged, so committed SynthOcc results stay comparable). Every record carries the
+protocol (columns `alignment`, `allow_reflection`) and `results_record` puts it in results files
+as ``"alignment": {"protocol": ..., "allow_reflection": ...}``.
 
 Two columns say whether a model reads its images at all (SPREAD): `pred_spread` is how far each
 predicted hand is from the average predicted hand after rigid alignment (mm), `gt_spread` the
@@ -40,6 +40,7 @@ from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset
 
 from handoccnet_lite.engine.features import forward_batch
+from handoccnet_lite.engine.protocols import resolve_protocol
 from handoccnet_lite.utils import resolve_device
 
 #: Metric columns in the order tables show them (mm, F-scores as fractions).
@@ -60,63 +61,6 @@ SPREAD: tuple[str, ...] = ("pred_spread", "gt_spread")
 #: Occlusion bins (fraction of hand pixels hidden) for the accuracy-vs-occlusion curves.
 OCCLUSION_BINS: tuple[float, ...] = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.7, 1.0)
 ROOT = 0  # wrist, canonical order
-
-
-@dataclass(frozen=True)
-class AlignmentProtocol:
-    """How an evaluation aligns predictions: a name, the reflection switch and its source."""
-
-    name: str
-    allow_reflection: bool
-    source: str
-
-    def as_dict(self) -> dict[str, Any]:
-        """What results files record: {"protocol": name, "allow_reflection": bool}."""
-        return {"protocol": self.name, "allow_reflection": self.allow_reflection}
-
-
-#: Alignment protocols by name; datasets name theirs in an `eval_protocol` attribute.
-PROTOCOLS: dict[str, AlignmentProtocol] = {
-    p.name: p
-    for p in (
-        AlignmentProtocol("ho3d", True, "HO-3D's official eval.py (scipy orthogonal_procrustes)"),
-        AlignmentProtocol(
-            "dexycb", False, "HandOccNet's Dex-YCB evaluation (the paper's numbers; det R = +1)"
-        ),
-        AlignmentProtocol("dexycb_toolkit", True, "Dex-YCB toolkit's HPE evaluator"),
-        AlignmentProtocol(
-            "synthocc", False, "this package's SynthOcc results (HandOccNet's own alignment)"
-        ),
-        AlignmentProtocol(
-            "handoccnet", False, "HandOccNet's released evaluation code (datasets naming none)"
-        ),
-    )
-}
-DEFAULT_PROTOCOL = "handoccnet"
-
-
-def dataset_protocol(dataset: Any) -> str:
-    """The protocol a dataset names (`eval_protocol`, looked up through `.loader` of real-set
-    wrappers and `.dataset` of torch Subsets), else DEFAULT_PROTOCOL."""
-    seen = 0
-    while dataset is not None and seen < 8:  # wrappers nest a few levels at most
-        name = getattr(dataset, "eval_protocol", None)
-        if name is not None:
-            return str(name)
-        dataset = getattr(dataset, "loader", None) or getattr(dataset, "dataset", None)
-        seen += 1
-    return DEFAULT_PROTOCOL
-
-
-def resolve_protocol(protocol: str | None, dataset: Any = None) -> AlignmentProtocol:
-    """`protocol` by name, or the dataset's own (`dataset_protocol`) when None."""
-    name = protocol if protocol is not None else dataset_protocol(dataset)
-    if name not in PROTOCOLS:
-        raise ValueError(
-            f"Unknown evaluation protocol {name!r}; choose one of {sorted(PROTOCOLS)} (or set "
-            "the dataset's eval_protocol to one of them)."
-        )
-    return PROTOCOLS[name]
 
 
 def results_record(df: pd.DataFrame) -> dict[str, Any]:
@@ -437,58 +381,3 @@ def plot_vs_occlusion(
     note = occlusion.interval_note(table, min_images)
     ax.set_title(f"{occlusion.metric_label(metric)} vs occlusion\n{note}", fontsize=9)
     return ax.figure
-
-
-# --------------------------------------------------------------------------------------------
-# demo: one image -> mesh .obj + overlay
-# --------------------------------------------------------------------------------------------
-def write_obj(path: str | Path, verts: np.ndarray, faces: np.ndarray) -> Path:
-    """Wavefront OBJ: verts (V, 3), faces (F, 3) zero-based."""
-    lines = [f"v {x:.6f} {y:.6f} {z:.6f}" for x, y, z in verts]
-    lines += [f"f {a + 1} {b + 1} {c + 1}" for a, b, c in faces]
-    Path(path).write_text("\n".join(lines) + "\n")
-    return Path(path)
-
-
-def weak_perspective(points: np.ndarray, uv: np.ndarray) -> tuple[float, np.ndarray]:
-    """Least-squares s, t with uv ~ s * points[:, :2] + t; points (J, 3), uv (J, 2)."""
-    xy = points[:, :2] - points[:, :2].mean(0)  # (J, 2)
-    duv = uv - uv.mean(0)  # (J, 2)
-    s = float((xy * duv).sum() / max((xy**2).sum(), 1e-12))
-    return s, uv.mean(0) - s * points[:, :2].mean(0)
-
-
-@torch.no_grad()
-def run_demo(
-    model: nn.Module, image: np.ndarray, out_dir: Path, device: str = "auto"
-) -> list[Path]:
-    """image (S, S, 3) uint8 RGB -> out_dir/mesh.obj and out_dir/overlay.png."""
-    import matplotlib.pyplot as plt
-
-    from handoccnet_lite.hand.joints import SKELETON
-
-    dev = resolve_device(device)
-    model = model.to(dev).eval()
-    size = image.shape[0]
-    x = torch.as_tensor(image, device=dev).permute(2, 0, 1)[None].float() / 255  # (1, 3, S, S)
-    out = model(x)
-    joints = out["joints"][0].cpu().numpy()  # (21, 3) root-relative metres
-    verts = out["verts"][0].cpu().numpy()  # (V, 3)
-    uv = out["joints_img"][0].cpu().numpy() * size  # (21, 2) pixels
-    faces = model.hand.faces.cpu().numpy()
-    out_dir.mkdir(parents=True, exist_ok=True)
-    obj = write_obj(out_dir / "mesh.obj", verts, faces)
-    s, t = weak_perspective(joints, uv)
-    vuv = verts[:, :2] * s + t  # (V, 2)
-    fig, ax = plt.subplots(figsize=(5, 5))
-    ax.imshow(image)
-    ax.triplot(vuv[:, 0], vuv[:, 1], faces, lw=0.3, color="w", alpha=0.6)
-    for a, b in SKELETON:
-        ax.plot(uv[[a, b], 0], uv[[a, b], 1], color="tab:orange", lw=1.5)
-    ax.scatter(uv[:, 0], uv[:, 1], s=10, c="tab:red", zorder=3)
-    ax.set_axis_off()
-    ax.set_title("2D joints, skeleton and the mesh (weak-perspective fit)")
-    png = out_dir / "overlay.png"
-    fig.savefig(png, dpi=120, bbox_inches="tight")
-    plt.close(fig)
-    return [obj, png]

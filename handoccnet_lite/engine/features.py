@@ -110,7 +110,7 @@ TARGET_KEYS = (
 class FeatureDataset(Dataset):
     """Cached features + targets; item i = {"feat": (C, G, G) float32, targets as INTERFACES.md}."""
 
-    eval_protocol = "synthocc"  # cached SynthOcc features (engine.evaluate.PROTOCOLS)
+    eval_protocol = "synthocc"  # cached SynthOcc features (engine.protocols.PROTOCOLS)
 
     def __init__(self, tensors: dict[str, Tensor]) -> None:
         missing = [k for k in ("feat", *TARGET_KEYS) if k not in tensors]
