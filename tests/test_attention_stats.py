@@ -239,8 +239,11 @@ def test_entry_point_writes_the_files(tmp_path, capsys) -> None:
 
     model = tiny_model()
     save_model(tmp_path / "model.pt", model, model.cfg.to_dict())
-    R.main(["--checkpoint", str(tmp_path), "--data", str(DATA_SAMPLES_DIR / "synthocc"),
-            "--out", str(tmp_path / "stats"), "--max-batches", "1", "--batch-size", "2",
-            "--no-progress"])  # fmt: skip
+    from handoccnet_lite.cli import main
+
+    code = main(["attention", "--run", str(tmp_path), "--data", str(DATA_SAMPLES_DIR / "synthocc"),
+                 "--out", str(tmp_path / "stats"), "--max-batches", "1", "--batch-size", "2",
+                 "--no-progress"])  # fmt: skip
+    assert code == 0
     assert "over 2 images" in capsys.readouterr().out
     assert (tmp_path / "stats" / "attention_stats.csv").is_file()

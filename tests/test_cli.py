@@ -12,7 +12,9 @@ import pytest
 from handoccnet_lite.cli import main
 from handoccnet_lite.utils import DATA_SAMPLES_DIR, REPO_ROOT
 
-SUBCOMMANDS = ("data", "train", "eval", "ablate", "teach", "tables", "demo", "export", "doctor")
+SUBCOMMANDS = (
+    "data", "train", "eval", "attention", "ablate", "teach", "tables", "demo", "export", "doctor",
+)  # fmt: skip
 SAMPLES = str(DATA_SAMPLES_DIR / "synthocc")
 
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from handoccnet_lite.cli import (
     ablate,
+    attention,
     data,
     demo,
     doctor,
@@ -27,6 +28,7 @@ ADDERS: tuple[Callable[[Any], None], ...] = (
     data.register,
     train.register,
     evaluate.register,
+    attention.register,
     ablate.register,
     teach.register,
     tables.register,

@@ -1,29 +1,18 @@
-"""Reporting the attention measures (evaluation.attention_stats): a printable summary, the files
-written to a results folder, and the command line entry:
-
-    python -m handoccnet_lite.evaluation.attention_report \\
-        --checkpoint data_samples/checkpoints/lite_synthocc.pt --data data_samples/synthocc \\
-        --split test --out results/attention_stats
-"""
+"""Reporting the attention measures (evaluation.attention_stats): a printable summary and the
+files written to a results folder. The command line is `handoccnet-lite attention`."""
 
 from __future__ import annotations
 
-import argparse
 import json
-from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
-import torch
-from torch import nn
 
 from handoccnet_lite.evaluation.attention_stats import (
     HEAD_MEAN,
     RATIO_QUERIES,
-    THRESHOLD,
-    attention_stats,
 )
 
 
@@ -110,55 +99,3 @@ def write_attention_stats(
     paths["json"].write_text(json.dumps({"meta": df.attrs, "rows": rows}, indent=1) + "\n")
     paths["txt"].write_text(summarize_attention_stats(df) + "\n")
     return paths
-
-
-# --------------------------------------------------------------------------- entry point
-def load_model(path: str | Path) -> nn.Module:
-    """A HandOccNet in eval mode, on the CPU, from a run folder, model.pt or checkpoint.pt."""
-    from handoccnet_lite.engine import checkpoint as ckpt
-    from handoccnet_lite.model import HandOccNet
-
-    state = ckpt.load_checkpoint(ckpt.find_weights(path), map_location="cpu")
-    model = HandOccNet(ckpt.trained_model_config(state))
-    model.load_state_dict(ckpt.float_weights(state["model"]))  # exported files store float16
-    return model.eval()
-
-
-def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(
-        prog="python -m handoccnet_lite.evaluation.attention_stats",
-        description="Attention statistics of a trained model on a SynthOcc split (see the "
-        "module docstring for the definitions).",
-    )
-    p.add_argument("--checkpoint", required=True, help="run folder, model.pt or checkpoint.pt")
-    p.add_argument("--data", default="data_samples/synthocc", help="SynthOcc root")
-    p.add_argument("--split", default="test", help="split to measure")
-    p.add_argument("--out", required=True, help="folder for attention_stats.{csv,json,txt}")
-    p.add_argument("--batch-size", type=int, default=8, help="images per forward pass")
-    p.add_argument("--max-batches", type=int, default=None, help="stop after this many batches")
-    p.add_argument("--threshold", type=float, default=THRESHOLD, help="cell class threshold")
-    p.add_argument("--device", default="cpu", help="cpu, cuda, ...")
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    return p.parse_args(argv)
-
-
-def main(argv: Iterable[str] | None = None) -> int:
-    from handoccnet_lite.data.dataset import SynthOccDataset
-
-    a = parse_args(None if argv is None else list(argv))
-    if a.threads:
-        torch.set_num_threads(a.threads)
-    model = load_model(a.checkpoint)
-    data = SynthOccDataset(a.data, a.split, model.cfg.input_size, augment=False)
-    df = attention_stats(
-        model, data, a.device, a.max_batches, a.batch_size, a.threshold, progress=not a.no_progress
-    )
-    paths = write_attention_stats(df, a.out)
-    print(summarize_attention_stats(df))
-    print(f"wrote {', '.join(str(p) for p in paths.values())}")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

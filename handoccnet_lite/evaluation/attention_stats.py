@@ -53,7 +53,7 @@ labelled cell values are kept for the AUC (at most G * G floats per image).
 
 Command line (prints the summary, writes attention_stats.{csv,json,txt} into --out)::
 
-    python -m handoccnet_lite.evaluation.attention_report \\
+    handoccnet-lite attention \\
         --checkpoint data_samples/checkpoints/lite_synthocc.pt --data data_samples/synthocc \\
         --split test --out results/attention_stats
 """
