@@ -212,3 +212,34 @@ def test_visible_plus_occluded_is_the_hand_fraction() -> None:
     A = D.crop_affine(centre, side * scale, angle, 64)
     hand = D.mask_cell_fractions(raw["hand_mask"], A, 64)  # (8, 8)
     torch.testing.assert_close(item["visible_mask"] + item["occluded_mask"], torch.from_numpy(hand))
+
+
+def test_upright_viewpoint_turns_the_hand_fingers_up() -> None:
+    import numpy as np
+
+    from handoccnet_lite.data.dataset import AugmentConfig, SynthOccDataset, upright_angle
+    from handoccnet_lite.utils import DATA_SAMPLES_DIR
+
+    joints = np.zeros((21, 2))
+    joints[9] = (1.0, 0.0)  # the middle knuckle right of the wrist: a quarter turn to go up
+    angle = upright_angle(joints, 0.0, np.random.default_rng(0))
+    c, s = np.cos(angle), np.sin(angle)
+    assert np.allclose(np.array([[c, -s], [s, c]]) @ joints[9], (0.0, -1.0))
+
+    root = DATA_SAMPLES_DIR / "synthocc"
+    ups = []
+    for augment in (False, True):
+        aug = AugmentConfig(input_size=64, augment=augment, upright_sigma_deg=30.0)
+        data = SynthOccDataset(root, "test", 64, seed=0, aug=aug)
+        for i in range(20):
+            j = data[i]["joints_img"].numpy()
+            axis = j[9] - j[0]
+            ups.append(np.degrees(np.arctan2(axis[0], -axis[1])))  # 0 = straight up
+    ups = np.abs(np.array(ups))
+    assert ups.max() <= 60.0 + 1e-3 and np.median(ups) < 30.0
+    # evaluation view: the same jitter on every call
+    aug = AugmentConfig(input_size=64, augment=False, upright_sigma_deg=30.0)
+    a, b = SynthOccDataset(root, "test", 64, aug=aug), SynthOccDataset(root, "test", 64, aug=aug)
+    assert torch.equal(a[3]["image"], b[3]["image"])
+    plain = SynthOccDataset(root, "test", 64)
+    assert not torch.equal(a[3]["image"], plain[3]["image"])

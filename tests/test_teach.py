@@ -96,3 +96,41 @@ def test_cli_teach_names_the_missing_data_and_exits_2(tmp_path, capsys) -> None:
     code = main(["teach", "--data", str(tmp_path / "none"), "--hours", "1"])
     err = capsys.readouterr().err
     assert code == 2 and "handoccnet-lite data --out" in err and "Traceback" not in err
+
+
+def test_a_new_lr_starts_a_phase_from_the_latest_weights(tmp_path) -> None:
+    torch.manual_seed(0)
+    plan = _plan(tmp_path)
+    teach(plan, max_steps=2)
+    low = _plan(tmp_path, lr=1e-4)
+    teach(low, max_steps=3)
+    state = read_state(low)
+    assert [s["offset"] for s in state["segments"]] == [0, 2]
+    assert [s["lr"] for s in state["segments"]] == [1e-3, 1e-4]
+    assert "lr 0.001 -> 0.0001" in state["segments"][1]["source"]
+    archived = plan.run_dir.with_name("official.segment0")
+    assert (archived / "checkpoint.pt").is_file()  # the old phase is kept, not overwritten
+    # the new phase starts from the old phase's last weights, with the new lr
+    logged = pd.read_csv(low.run_dir / "log.csv")
+    assert logged["lr"].iloc[-1] == pytest.approx(1e-4)
+    assert list(pd.read_csv(plan.snapshot_dir / "curve.csv")["step"]) == [1, 2, 3]
+    # same lr again: the phase resumes in place
+    teach(low, max_steps=4)
+    assert len(read_state(low)["segments"]) == 2 and read_state(low)["steps"] == 4
+    with pytest.raises(ValueError, match="lr must be"):
+        TeachPlan(lr=0.0)
+
+
+def test_upright_viewpoint_run_has_its_own_folder_and_both_scores(tmp_path) -> None:
+    torch.manual_seed(0)
+    plan = _plan(tmp_path, viewpoint="upright")
+    assert plan.run_dir.name == "official-upright"
+    assert teach_train_config(plan).upright_sigma_deg == 30.0
+    row = teach(plan, max_steps=1)
+    assert 0 < row["rms_2d"] < 1 and 0 < row["upright_rms_2d"] < 1
+    # every test measure twice: as SynthOcc drew the images and in the upright view (whose
+    # images differ: tests/test_dataset.py)
+    scored = {"pa_mpjpe", "rms_2d", "gate_auc", "fit_ratio", "gate_unsat_hand"}
+    assert {f"upright_{k}" for k in scored} <= set(row) and scored <= set(row)
+    with pytest.raises(ValueError, match="viewpoint"):
+        TeachPlan(viewpoint="sideways")

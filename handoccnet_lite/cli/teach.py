@@ -9,22 +9,26 @@ from handoccnet_lite.cli.common import PROG, subparser
 
 
 def register(sub: Any) -> None:
-    from handoccnet_lite.engine.teach import TEACH_VARIANTS, TeachPlan
+    from handoccnet_lite.engine.teach import TEACH_VARIANTS, VIEWPOINTS, TeachPlan
 
     p = subparser(
         sub,
         "teach",
         "train a teaching model for hours, in resumable chunks, with committed snapshots",
         "Train the model the notebooks and the attention explorer show (lite preset, 128 px,\n"
-        "16 x 16 tokens, the cpu recipe, constant lr) in chunks; after each chunk evaluate it on\n"
+        "16 x 16 tokens, the cpu recipe) in chunks; after each chunk evaluate it on\n"
         "the held-out SynthOcc test split (PA-MPJPE, 2D error, spatial-gate AUC, FIT attention\n"
         "ratio, gate saturation), append the learning curve and write a float16 snapshot with its\n"
         "log and config to results/teach/<variant>/ (small: commit it). Stop it any time: the\n"
         "next call resumes from runs/teach/<variant>/checkpoint.pt, or, on a fresh clone, from\n"
-        "the committed snapshot (new optimizer, same curve). Results are synthetic (SynthOcc).",
+        "the committed snapshot (new optimizer, same curve). The lr is constant within a phase:\n"
+        "a call with another --lr than the last segment's starts a new phase from the latest\n"
+        "weights with a fresh Adam (a schedule as phases). Results are synthetic (SynthOcc).",
         f"  {PROG} data --out runs/synthocc_teach --n-train 24000 --n-test 1 --seed 7\n"
         f"  {PROG} teach --variant official --hours 2      # ~14 img/s on one free core\n"
         f"  {PROG} teach --variant supplement --hours 2\n"
+        f"  {PROG} teach --variant official --hours 1 --lr 1e-4  # a decay phase\n"
+        f"  {PROG} teach --variant official --viewpoint upright --hours 1  # fingers-up crops\n"
         f"  {PROG} teach --plot                            # results/teach/curves.png\n",
     )
     p.add_argument("--variant", default="official", choices=TEACH_VARIANTS)
@@ -33,6 +37,15 @@ def register(sub: Any) -> None:
     p.add_argument(
         "--chunk-steps", type=int, default=TeachPlan.chunk_steps, help="steps between snapshots"
     )
+    p.add_argument(
+        "--lr", type=float, default=TeachPlan.lr,
+        help="constant Adam lr of this phase (another lr than the last segment's: a new phase)",
+    )  # fmt: skip
+    p.add_argument(
+        "--viewpoint", default=TeachPlan.viewpoint, choices=list(VIEWPOINTS),
+        help="uniform: SynthOcc's orientations; upright: crops turned fingers-up +- N(0, 30 deg) "
+        "(own folders, results/teach/<variant>-upright; also scored on the upright test view)",
+    )  # fmt: skip
     p.add_argument("--threads", type=int, default=TeachPlan.threads, help="torch CPU threads")
     p.add_argument("--data", default=TeachPlan.data_root, help="SynthOcc root with a train split")
     p.add_argument("--plot", action="store_true", help="only draw results/teach/curves.png")
@@ -45,7 +58,12 @@ def cmd_teach(a: argparse.Namespace) -> int:
     from handoccnet_lite.engine.teach import TeachPlan, plot_curves, teach
 
     plan = TeachPlan(
-        variant=a.variant, chunk_steps=a.chunk_steps, threads=a.threads, data_root=a.data
+        variant=a.variant,
+        chunk_steps=a.chunk_steps,
+        threads=a.threads,
+        data_root=a.data,
+        lr=a.lr,
+        viewpoint=a.viewpoint,
     )
     if a.plot:
         print(plot_curves(plan.snapshot_root, Path(plan.snapshot_root) / "curves.png"))

@@ -32,6 +32,7 @@ from scipy.spatial.transform import Rotation
 from torch.utils.data import Dataset
 
 from ..config import FEATURE_STRIDE
+from ..hand.joints import JOINT_NAMES
 from . import shards
 from . import synthocc as so
 from .records import validate_record
@@ -48,6 +49,22 @@ class AugmentConfig:
     rot_sigma_deg: float = 30.0  # rotation ~ N(0, sigma) clipped to +- 2 sigma
     rot_prob: float = 0.6
     color_range: tuple[float, float] = (0.8, 1.2)
+    #: None: SynthOcc's own in-plane orientations (uniform). A number: the "upright" viewpoint
+    #: option; the crop turns the hand so its wrist -> middle-knuckle axis points up, then by
+    #: N(0, sigma) degrees clipped to +- 2 sigma (replacing the random rotation above). It models
+    #: a camera whose roll about the hand is limited (fingers above the wrist in the image, as in
+    #: most third-person and egocentric capture), an assumption of this project; no published
+    #: statistic was fitted. Out-of-plane views stay SynthOcc's.
+    upright_sigma_deg: float | None = None
+
+
+def upright_angle(joints_2d: np.ndarray, sigma_deg: float, rng: np.random.Generator) -> float:
+    """Crop rotation (radians, crop_affine's sense) turning the wrist -> middle-knuckle axis of
+    joints_2d (21, 2), canonical order, to point up in the image (-y), plus N(0, sigma) degrees
+    clipped to +- 2 sigma."""
+    axis = np.asarray(joints_2d[JOINT_NAMES.index("middle1")] - joints_2d[0], np.float64)
+    jitter = float(np.clip(rng.normal(0.0, sigma_deg), -2 * sigma_deg, 2 * sigma_deg))
+    return float(-np.pi / 2 - np.arctan2(axis[1], axis[0]) + np.deg2rad(jitter))
 
 
 def crop_square(hand_box: np.ndarray, expand: float) -> tuple[np.ndarray, float]:
@@ -147,6 +164,10 @@ def augment_sample(
     validate_record(raw)
     S = cfg.input_size
     scale, angle, color = sample_augmentation(cfg, rng)
+    if cfg.upright_sigma_deg is not None:
+        if rng is None or not cfg.augment:  # evaluation: a fixed jitter per record
+            rng = np.random.default_rng([int(raw["index"]), 7])
+        angle = upright_angle(np.asarray(raw["joints_2d"]), cfg.upright_sigma_deg, rng)
     centre, side = crop_square(np.asarray(raw["hand_box"], np.float64), cfg.expand)
     A = crop_affine(centre, side * scale, angle, S)  # (2, 3)
     rot = rotation_z(angle)

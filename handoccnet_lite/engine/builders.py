@@ -42,7 +42,7 @@ def build_model(model_cfg: ModelConfig) -> nn.Module:
 
 def build_train_dataset(cfg: TrainConfig) -> Dataset:
     """SynthOcc at cfg.data_root (split cfg.train_split), cropped to the model's input size."""
-    from handoccnet_lite.data.dataset import SynthOccDataset
+    from handoccnet_lite.data.dataset import AugmentConfig, SynthOccDataset
 
     root = Path(cfg.data_root)
     if not root.exists():
@@ -54,9 +54,13 @@ def build_train_dataset(cfg: TrainConfig) -> Dataset:
         root,
         cfg.train_split,
         cfg.model.input_size,
-        augment=cfg.augment,
         seed=cfg.seed,
         cache_shards=ALL_SHARDS,
+        aug=AugmentConfig(
+            input_size=cfg.model.input_size,
+            augment=cfg.augment,
+            upright_sigma_deg=cfg.upright_sigma_deg,
+        ),
     )
     return first_items(data, cfg.max_samples)
 

@@ -20,8 +20,12 @@ snapshot: the weights are restored, the optimizer starts anew (its state is neve
 and the step count goes on from the snapshot's, so the learning curve stays one curve.
 
 The recipe is the cpu profile's (engine.profiles.CPU_MODEL_OVERRIDES) at the lite preset's own
-128-px input, i.e. 16 x 16 tokens as in the bundled model, with a constant learning rate (decay
-phases are a later, separate decision: a constant lr keeps every snapshot a valid branch point).
+128-px input, i.e. 16 x 16 tokens as in the bundled model. The learning rate is constant within a
+*phase* and changes between phases (``--lr``): a call whose lr differs from the last segment's
+archives the run folder (``runs/teach/<variant>.segment<k>``) and starts a new segment from its
+latest weights with a fresh Adam at the new lr, so a schedule is written as phases (1e-3 while the
+curve falls, then 1e-4 to settle) and every snapshot stays a valid branch point. The curve and
+the step count run on across phases; each segment records its lr in ``teach_state.json``.
 """
 
 from __future__ import annotations
@@ -60,6 +64,10 @@ TEACH_TRAIN: dict[str, Any] = {
     "epochs": 10_000,  # the run is bounded by steps/time, never by epochs
 }
 
+#: The data's viewpoint options: SynthOcc's own (uniform on SO(3)) and "upright" (the crop turns
+#: the hand fingers-up, then N(0, 30 deg) clipped to +- 60 deg; data.dataset.AugmentConfig).
+VIEWPOINTS: dict[str, float | None] = {"uniform": None, "upright": 30.0}
+
 CURVE_NAME = "curve.csv"
 STATE_NAME = "teach_state.json"
 SNAPSHOT_NAME = "model.pt"
@@ -76,6 +84,8 @@ class TeachPlan:
     run_root: str = str(REPO_ROOT / "runs" / "teach")
     snapshot_root: str = str(REPO_ROOT / "results" / "teach")
     chunk_steps: int = 250  # steps between evaluations and snapshots
+    lr: float = TEACH_TRAIN["base_lr"]  # this phase's constant Adam lr (a new lr: a new phase)
+    viewpoint: str = "uniform"  # VIEWPOINTS; a run of another viewpoint has its own folders
     threads: int = 1
     seed: int = 0
     eval_batch: int = 50
@@ -86,14 +96,25 @@ class TeachPlan:
             raise ValueError(f"Unknown variant {self.variant!r}; choose from {sorted(VARIANTS)}.")
         if self.chunk_steps < 1:
             raise ValueError(f"chunk_steps must be >= 1, got {self.chunk_steps}.")
+        if self.viewpoint not in VIEWPOINTS:
+            raise ValueError(
+                f"viewpoint must be one of {list(VIEWPOINTS)}, got {self.viewpoint!r}."
+            )
+        if not 0 < self.lr < 1:
+            raise ValueError(f"lr must be in (0, 1), e.g. 1e-3 or 1e-4; got {self.lr}.")
+
+    @property
+    def name(self) -> str:
+        """The run's folder name: the variant, with the viewpoint when it is not uniform."""
+        return self.variant if self.viewpoint == "uniform" else f"{self.variant}-{self.viewpoint}"
 
     @property
     def run_dir(self) -> Path:
-        return Path(self.run_root) / self.variant
+        return Path(self.run_root) / self.name
 
     @property
     def snapshot_dir(self) -> Path:
-        return Path(self.snapshot_root) / self.variant
+        return Path(self.snapshot_root) / self.name
 
 
 def teach_train_config(plan: TeachPlan) -> Any:
@@ -103,9 +124,11 @@ def teach_train_config(plan: TeachPlan) -> Any:
     from handoccnet_lite.engine.train_config import TrainConfig
 
     model = apply_overrides(preset(plan.preset), TEACH_MODEL_OVERRIDES | VARIANTS[plan.variant])
+    train = TEACH_TRAIN | {"base_lr": plan.lr}
     return TrainConfig(
-        model=model, data_root=plan.data_root, seed=plan.seed, threads=plan.threads, **TEACH_TRAIN
-    )
+        model=model, data_root=plan.data_root, seed=plan.seed, threads=plan.threads,
+        upright_sigma_deg=VIEWPOINTS[plan.viewpoint], **train,
+    )  # fmt: skip
 
 
 # ---------------------------------------------------------------------------- state on disk
@@ -135,23 +158,33 @@ def _local_steps(run_dir: Path) -> int:
 
 # ---------------------------------------------------------------------------- evaluation
 def evaluate_teaching_model(model: Any, plan: TeachPlan) -> dict[str, float]:
-    """Test-split metrics of `model` in one pass: the evaluation's means (mm), `rms_2d` (the 2D
-    joint error in crop sides, root mean square over joints, coordinates and images) and the
-    attention measures the acceptance names (evaluation.attention_stats): `gate_auc`,
-    `fit_ratio` (FIT's occluded-to-visible ratio, head mean, best block) with its block's
-    background control `fit_ratio_background`, and `gate_unsat_hand` (share of FIT gate values of
-    hand queries inside (0.05, 0.95), head mean, best block)."""
+    """Test-split metrics of `model`: the evaluation's means (mm), `rms_2d` (the 2D joint error
+    in crop sides, root mean square over joints, coordinates and images) and the attention
+    measures the acceptance names (evaluation.attention_stats): `gate_auc`, `fit_ratio` (FIT's
+    occluded-to-visible ratio, head mean, best block) with its block's background control
+    `fit_ratio_background`, and `gate_unsat_hand` (share of FIT gate values of hand queries
+    inside (0.05, 0.95), head mean, best block). Always on the test images as SynthOcc drew them;
+    a run of another viewpoint is also scored on that viewpoint's view of the same images
+    (keys prefixed with the viewpoint, e.g. `upright_rms_2d`)."""
+    row = _evaluate_view(model, plan, None)
+    sigma = VIEWPOINTS[plan.viewpoint]
+    if sigma is not None:
+        row |= {f"{plan.viewpoint}_{k}": v for k, v in _evaluate_view(model, plan, sigma).items()}
+    return row
+
+
+def _evaluate_view(model: Any, plan: TeachPlan, upright_sigma: float | None) -> dict[str, float]:
     import torch
 
-    from handoccnet_lite.data.dataset import SynthOccDataset
+    from handoccnet_lite.data.dataset import AugmentConfig, SynthOccDataset
     from handoccnet_lite.engine.builders import first_items
     from handoccnet_lite.engine.evaluate import evaluate_predictor
     from handoccnet_lite.evaluation.attention_stats import AttentionStatsAccumulator
 
     model = model.eval()
-    data = first_items(
-        SynthOccDataset(plan.test_root, "test", model.cfg.input_size, augment=False), plan.eval_max
-    )
+    size = model.cfg.input_size
+    aug = AugmentConfig(input_size=size, augment=False, upright_sigma_deg=upright_sigma)
+    data = first_items(SynthOccDataset(plan.test_root, "test", size, aug=aug), plan.eval_max)
     sq_2d: list[torch.Tensor] = []
     attention = AttentionStatsAccumulator()
 
@@ -206,20 +239,42 @@ def _train_means(run_dir: Path, first: int, last: int) -> dict[str, float]:
 
 
 # ---------------------------------------------------------------------------- the runner
+def _segment_lr(segment: dict[str, Any]) -> float:
+    """The lr a segment trained at (segments recorded before phases existed: the default)."""
+    return float(segment.get("lr", TEACH_TRAIN["base_lr"]))
+
+
 def _start_segment(plan: TeachPlan, cfg: Any, state: dict[str, Any]) -> tuple[Any, bool, int]:
     """(config, resume?, step offset) for the next train() call of this session."""
     local = _local_steps(plan.run_dir)
+    last = state["segments"][-1] if state["segments"] else None
+    if local > 0 and last is not None and _segment_lr(last) != plan.lr:
+        # a new phase: archive this run folder and continue from its latest weights
+        archived = plan.run_dir.with_name(f"{plan.name}.segment{len(state['segments']) - 1}")
+        if archived.exists():
+            shutil.rmtree(archived)
+        plan.run_dir.rename(archived)
+        plan.run_dir.mkdir(parents=True)
+        offset = int(last["offset"]) + local
+        change = f"lr {_segment_lr(last):g} -> {plan.lr:g}"
+        seg = {"offset": offset, "lr": plan.lr, "source": f"step {offset} weights ({change})"}
+        seg["started"] = _now()
+        state["segments"].append(seg)
+        return cfg.replace(init_from=str(archived / "checkpoint.pt")), False, offset
     if local > 0:
-        offset = state["segments"][-1]["offset"] if state["segments"] else 0
+        offset = last["offset"] if last is not None else 0
         return cfg, True, offset
     snapshot = plan.snapshot_dir / SNAPSHOT_NAME
     if state["steps"] > 0 and snapshot.is_file():
         # a fresh clone: continue from the committed weights with a new optimizer
         plan.run_dir.mkdir(parents=True, exist_ok=True)
-        seg = {"offset": state["steps"], "source": "committed snapshot", "started": _now()}
+        seg = {"offset": state["steps"], "lr": plan.lr, "source": "committed snapshot"}
+        seg["started"] = _now()
         state["segments"].append(seg)
         return cfg.replace(init_from=str(snapshot)), False, state["steps"]
-    state["segments"] = [{"offset": 0, "source": "random initialisation", "started": _now()}]
+    state["segments"] = [
+        {"offset": 0, "lr": plan.lr, "source": "random initialisation", "started": _now()}
+    ]
     return cfg, False, 0
 
 
@@ -233,7 +288,7 @@ def snapshot(plan: TeachPlan, state: dict[str, Any], row: dict[str, Any]) -> Pat
 
     out = plan.snapshot_dir
     out.mkdir(parents=True, exist_ok=True)
-    note = f"teaching run ({plan.variant}), step {state['steps']}: handoccnet_lite.engine.teach"
+    note = f"teaching run ({plan.name}), step {state['steps']}: handoccnet_lite.engine.teach"
     _write_json(out / "test_metrics.json", row)
     export_model(plan.run_dir / "checkpoint.pt", out / SNAPSHOT_NAME, note=note, evaluation=row)
     seg = len(state["segments"]) - 1
@@ -306,7 +361,7 @@ def teach(plan: TeachPlan, hours: float = 0.0, max_steps: int = 0) -> dict[str, 
         append_curve(plan, row)
         snapshot(plan, state, row)
         print(
-            f"[teach {plan.variant}] step {row['step']}: PA-MPJPE {row['pa_mpjpe']:.2f} mm, "
+            f"[teach {plan.name}] step {row['step']}: PA-MPJPE {row['pa_mpjpe']:.2f} mm, "
             f"2D {row['rms_2d']:.4f} crop sides RMS, gate AUC {row['gate_auc']:.3f}, "
             f"FIT ratio {row['fit_ratio']:.2f}, unsaturated gates {row['gate_unsat_hand']:.3f}",
             flush=True,
@@ -346,6 +401,7 @@ __all__ = [
     "TEACH_MODEL_OVERRIDES",
     "TEACH_TRAIN",
     "TEACH_VARIANTS",
+    "VIEWPOINTS",
     "TeachPlan",
     "append_curve",
     "evaluate_teaching_model",

@@ -36,6 +36,7 @@ class TrainConfig:
     data_root: str = "data_samples/synthocc"
     train_split: str = "train"
     augment: bool = True
+    upright_sigma_deg: float | None = None  # the "upright" viewpoint option (AugmentConfig)
     max_samples: int = 0  # > 0: train on the first max_samples items only (smoke runs, tests)
     epochs: int = 1
     max_steps: int = 0  # > 0: stop after this many optimizer steps
