@@ -17,6 +17,12 @@ import numpy as np
 REPO_ROOT = Path(__file__).resolve().parent.parent
 FIGURES_DIR = Path(os.environ.get("HANDOCCNET_FIGURES", REPO_ROOT / "figures"))
 DATA_SAMPLES_DIR = REPO_ROOT / "data_samples"
+#: The bundled teaching models (float16, lite preset at 128 px, 16 x 16 tokens; trained on
+#: SynthOcc by `handoccnet-lite teach`, results/teach/README.md), one per FIT/SET variant.
+BUNDLED_CHECKPOINTS: dict[str, Path] = {
+    "official": DATA_SAMPLES_DIR / "checkpoints" / "lite_synthocc.pt",
+    "supplement": DATA_SAMPLES_DIR / "checkpoints" / "lite_synthocc_supplement.pt",
+}
 
 
 #: Files that exist when the NVIDIA kernel driver is loaded (i.e. there is an NVIDIA GPU).

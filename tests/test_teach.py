@@ -134,3 +134,25 @@ def test_upright_viewpoint_run_has_its_own_folder_and_both_scores(tmp_path) -> N
     assert {f"upright_{k}" for k in scored} <= set(row) and scored <= set(row)
     with pytest.raises(ValueError, match="viewpoint"):
         TeachPlan(viewpoint="sideways")
+
+
+def test_bundle_copies_the_snapshot_with_its_evaluation(tmp_path, monkeypatch) -> None:
+    from handoccnet_lite import utils
+    from handoccnet_lite.engine import teach as teach_module
+
+    torch.manual_seed(0)
+    plan = _plan(tmp_path)
+    teach(plan, max_steps=1)
+    target = {"official": tmp_path / "bundled" / "lite_synthocc.pt"}
+    monkeypatch.setattr(utils, "BUNDLED_CHECKPOINTS", target)
+    out = teach_module.bundle("official", plan.snapshot_dir / "model.pt")
+    assert (
+        out == target["official"]
+        and out.read_bytes() == (plan.snapshot_dir / "model.pt").read_bytes()
+    )
+    info = json.loads(out.with_suffix(".json").read_text())
+    ev = info["evaluation"]
+    assert info["steps"] == 1 and ev["step"] == 1 and "gate_auc" in ev
+    assert ev["mean_hand_pa_mpjpe"] > 0 and ev["mean_pose_pa_mpjpe"] > ev["mean_hand_pa_mpjpe"]
+    with pytest.raises(ValueError, match="no bundled checkpoint"):
+        teach_module.bundle("fit_softmax")

@@ -382,3 +382,32 @@ def test_attention_stats_sentences_compare_with_the_background_control() -> None
     assert "block 0" in text[1] and "targeted look" in text[1]
     assert "block 1" in text[2] and "nothing specific" in text[2]
     assert "on/off switch" in text[3]
+
+
+def test_explorer_switches_between_models(synthocc) -> None:
+    """{name: model}: a "model" menu; the forward pass, the gate and the caption follow it."""
+    from handoccnet_lite.config import preset
+    from handoccnet_lite.engine.overrides import apply_overrides
+    from handoccnet_lite.engine.profiles import VARIANTS
+    from handoccnet_lite.model import HandOccNet
+
+    torch.manual_seed(0)
+    cfg = preset("tiny")
+    models = {v: HandOccNet(apply_overrides(cfg, VARIANTS[v])) for v in ("official", "supplement")}
+    data = type(synthocc)(synthocc.folder.parent, "test", input_size=cfg.input_size)
+    ex = viz.attention_explorer(models, data, n_images=2)
+    menu = ex.controls["model"]
+    assert list(menu.options) == ["official", "supplement"] and menu.layout.display is None
+    assert ex.model is models["official"] and "model: official" in ex.status.value
+    gate0, png0 = ex.state["out"]["gate"].clone(), ex.plot.value
+    ex.controls["block"].value = 1  # the official model has 2 blocks, the supplement's 1
+    menu.value = "supplement"
+    assert list(ex.controls["block"].options) == [0] and ex.controls["block"].value == 0
+    assert ex.model is models["supplement"] and "model: supplement" in ex.status.value
+    assert not torch.equal(ex.state["out"]["gate"], gate0) and ex.plot.value != png0
+    single = viz.attention_explorer(models["official"], data, n_images=1)
+    assert single.controls["model"].layout.display == "none" and "model:" not in single.caption
+    menu.value = "official"
+    assert list(ex.controls["block"].options) == [0, 1]
+    with pytest.raises(ValueError, match="empty dict"):
+        viz.attention_explorer({}, data, n_images=1)

@@ -29,6 +29,7 @@ def register(sub: Any) -> None:
         f"  {PROG} teach --variant supplement --hours 2\n"
         f"  {PROG} teach --variant official --hours 1 --lr 1e-4  # a decay phase\n"
         f"  {PROG} teach --variant official --viewpoint upright --hours 1  # fingers-up crops\n"
+        f"  {PROG} teach --variant official --bundle     # -> data_samples/checkpoints/\n"
         f"  {PROG} teach --plot                            # results/teach/curves.png\n",
     )
     p.add_argument("--variant", default="official", choices=TEACH_VARIANTS)
@@ -49,13 +50,18 @@ def register(sub: Any) -> None:
     p.add_argument("--threads", type=int, default=TeachPlan.threads, help="torch CPU threads")
     p.add_argument("--data", default=TeachPlan.data_root, help="SynthOcc root with a train split")
     p.add_argument("--plot", action="store_true", help="only draw results/teach/curves.png")
+    p.add_argument(
+        "--bundle", action="store_true",
+        help="only copy the variant's snapshot (or --source) to the checkpoint the notebooks load",
+    )  # fmt: skip
+    p.add_argument("--source", default="", help="with --bundle: the snapshot to bundle")
     p.set_defaults(func=cmd_teach)
 
 
 def cmd_teach(a: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from handoccnet_lite.engine.teach import TeachPlan, plot_curves, teach
+    from handoccnet_lite.engine.teach import TeachPlan, bundle, plot_curves, teach
 
     plan = TeachPlan(
         variant=a.variant,
@@ -65,6 +71,9 @@ def cmd_teach(a: argparse.Namespace) -> int:
         lr=a.lr,
         viewpoint=a.viewpoint,
     )
+    if a.bundle:
+        print(bundle(a.variant, a.source or None))
+        return 0
     if a.plot:
         print(plot_curves(plan.snapshot_root, Path(plan.snapshot_root) / "curves.png"))
         return 0

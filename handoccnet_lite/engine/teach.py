@@ -369,6 +369,49 @@ def teach(plan: TeachPlan, hours: float = 0.0, max_steps: int = 0) -> dict[str, 
     return row
 
 
+#: The constant baselines on the same 300 test images (PA-MPJPE is independent of the input
+#: size): the mean pose and the mean hand of the 128-px cpu ablation (results/cpu_ablation).
+BASELINES_DIR = REPO_ROOT / "results" / "cpu_ablation" / "run_128px"
+
+
+def bundle(variant: str, source: str | Path | None = None) -> Path:
+    """Copy a teaching snapshot (default: the variant's latest, results/teach/<variant>/model.pt)
+    to the bundled checkpoint the notebooks load (utils.BUNDLED_CHECKPOINTS[variant]), with a
+    .json holding its config, its step and its recorded test evaluation next to the constant
+    baselines' (what `doctor.bundled_model_caveat` reads). Returns the bundled path."""
+    from handoccnet_lite.engine.checkpoint import load_checkpoint
+    from handoccnet_lite.utils import BUNDLED_CHECKPOINTS, atomic_write_bytes
+
+    if variant not in BUNDLED_CHECKPOINTS:
+        raise ValueError(
+            f"no bundled checkpoint for {variant!r}; choose from {list(BUNDLED_CHECKPOINTS)}."
+        )
+    src = Path(source) if source else TeachPlan(variant=variant).snapshot_dir / SNAPSHOT_NAME
+    state = load_checkpoint(src)
+    evaluation = dict(state.get("evaluation") or {})
+    if "pa_mpjpe" not in evaluation:
+        raise ValueError(f"{src} records no test evaluation: bundle a snapshot of `teach`.")
+    for name in ("mean_pose", "mean_hand"):
+        ref = json.loads((BASELINES_DIR / f"{name}.json").read_text())["pa_mpjpe"]
+        evaluation[f"{name}_pa_mpjpe"] = ref
+    step = evaluation.get("step")
+    dst = BUNDLED_CHECKPOINTS[variant]
+    atomic_write_bytes(dst, src.read_bytes())
+    info = {
+        "model_config": state["model_config"],
+        "storage_dtype": state.get("storage_dtype", "float16"),
+        "source": _repo_relative(str(src.resolve())),
+        "steps": step,
+        "note": f"teaching model ({variant}) at step {step}, trained by `handoccnet-lite teach "
+        f"--variant {variant}` (results/teach/README.md) and bundled by `handoccnet-lite teach "
+        f"--variant {variant} --bundle`; evaluation on the SynthOcc test split (synthetic, 300 "
+        f"images), constant baselines from {_repo_relative(str(BASELINES_DIR))}",
+        "evaluation": evaluation,
+    }
+    _write_json(dst.with_suffix(".json"), info)
+    return dst
+
+
 def plot_curves(snapshot_root: str | Path, out: str | Path) -> Path:
     """PA-MPJPE and 2D error of every teaching run against images seen (log axis)."""
     import matplotlib
@@ -404,6 +447,7 @@ __all__ = [
     "VIEWPOINTS",
     "TeachPlan",
     "append_curve",
+    "bundle",
     "evaluate_teaching_model",
     "plot_curves",
     "read_state",

@@ -44,24 +44,39 @@ class AttentionExplorer:
     `attention_explorer`; display it by leaving it as a cell's last expression."""
 
     def __init__(
-        self, model: Any, dataset: Any, indices: list[int], weights: str = "", device: Any = None
+        self,
+        model: Any,
+        dataset: Any,
+        indices: list[int],
+        weights: str = "",
+        device: Any = None,
     ) -> None:
         import torch
 
         if not indices:
             raise ValueError("indices is empty: pass at least one test index of the dataset.")
-        self.model, self.dataset, self.indices, self.weights = (
-            model.eval(),
-            dataset,
-            indices,
-            weights,
-        )
-        self.device = device or next(model.parameters()).device
-        with torch.no_grad():  # one pass for the map sizes
-            probe = model(dataset[indices[0]]["image"][None].to(self.device), return_maps=True)
-        self.shape = map_shape(probe["maps"])
-        if not self.shape:
-            raise ValueError("this model returns no attention maps (FIT and SET switched off).")
+        # one model, or {name: model} (a "model" menu switches between them)
+        self.models = {
+            k: m.eval() for k, m in (model if isinstance(model, dict) else {"": model}).items()
+        }
+        if not self.models:
+            raise ValueError("model is an empty dict: pass a model or {name: model}.")
+        self.dataset, self.indices, self.weights = dataset, indices, weights
+        first = next(iter(self.models.values()))
+        self.device = device or next(first.parameters()).device
+        with torch.no_grad():  # one pass per model for the map sizes (they must agree)
+            image = dataset[indices[0]]["image"][None].to(self.device)
+            probes = {k: m(image, return_maps=True) for k, m in self.models.items()}
+        grids = {k: int(p["gate"].shape[-1]) for k, p in probes.items()}
+        if len(set(grids.values())) > 1:
+            raise ValueError(f"the models' token grids differ ({grids}); the explorer compares "
+                             "models of one input size and feature stride.")  # fmt: skip
+        probe = next(iter(probes.values()))
+        # {model: {"fit"/"set": (blocks, heads)}}: the block and head menus follow the model
+        self.shapes = {k: map_shape(p["maps"]) for k, p in probes.items()}
+        if not all(self.shapes.values()):
+            raise ValueError("a model returns no attention maps (FIT and SET switched off).")
+        self.shape = next(iter(self.shapes.values()))
         self.grid = int(probe["gate"].shape[-1])
         self.faces = _hand_faces(dataset)
         self._samples: dict[int, OccludableSample] = {}
@@ -84,7 +99,9 @@ class AttentionExplorer:
         token = lambda name: _slider(w.IntSlider, name, G // 2, 0, G - 1, 1)  # noqa: E731
         frac = lambda name, v, lo=0.0, hi=1.0: _slider(w.FloatSlider, name, v, lo, hi, 0.02)  # noqa: E731
         scales = [("A and C on one scale", "shared"), ("each on its own scale", "own")]
+        names = list(self.models)
         self.controls = {
+            "model": menu("model", names, names[0]),
             "image": menu("test image", labels, len(labels) - 1),
             "row": token("query row"),
             "col": token("query col"),
@@ -105,11 +122,12 @@ class AttentionExplorer:
         for name, widget in hooks.items():
             widget.add_class(f"hoc-explorer-{name}")  # stable hooks for tests/test_browser.py
             if name in self.controls:
-                widget.observe(self.redraw, names="value")
+                widget.observe(self._switch_model if name == "model" else self.redraw, "value")
         self.jump_button.on_click(self.jump)
         c = self.controls
+        c["model"].layout.display = None if len(names) > 1 else "none"  # one model: no menu
         self.widget = w.VBox([
-            w.HBox([c["image"], c["head"], c["block"]]),
+            w.HBox([c["model"], c["image"], c["head"], c["block"]]),
             w.HBox([c["row"], c["col"], self.jump_button]),
             c["scale"],
             w.HBox([c["shape"]]),
@@ -124,6 +142,32 @@ class AttentionExplorer:
         display(self.widget)
 
     # ------------------------------------------------------------------ logic
+    @property
+    def model(self) -> Any:
+        """The model the "model" menu selects (the only one when one was given)."""
+        return self.models[self.controls["model"].value]
+
+    @property
+    def caption(self) -> str:
+        """The line above the figure: the weights, and the selected model's name."""
+        name = self.controls["model"].value
+        return " | ".join(x for x in (f"model: {name}" if name else "", self.weights) if x)
+
+    def _switch_model(self, *_: Any) -> None:
+        """Another model: its own block and head menus (values kept where they exist), one
+        redraw."""
+        self.shape = self.shapes[self.controls["model"].value]
+        n_blocks = min(b for b, _ in self.shape.values())
+        n_heads = min(h for _, h in self.shape.values())
+        held, self._hold = self._hold, True
+        for name, n in (("block", n_blocks), ("head", n_heads)):
+            menu = self.controls[name]
+            keep = min(menu.value, n - 1)
+            menu.options = list(range(n))
+            menu.value = keep
+        self._hold = held
+        self.redraw()
+
     def spec(self) -> OccluderSpec:
         """The placed object as the controls say."""
         c = self.controls
@@ -140,9 +184,9 @@ class AttentionExplorer:
         """(item, model output) for the current image and object; cached while they stay."""
         import torch
 
-        key = (self.controls["image"].value, self.spec())
+        key = (self.controls["model"].value, self.controls["image"].value, self.spec())
         if self._cache is None or self._cache[0] != key:
-            item = self.sample(key[0]).item(key[1])
+            item = self.sample(key[1]).item(key[2])
             with torch.no_grad():
                 out = self.model(item["image"][None].to(self.device), return_maps=True)
             self._cache = (key, (item, out))
@@ -158,7 +202,7 @@ class AttentionExplorer:
             out["maps"], item["image"], q, c["head"].value, c["block"].value,
             scale=c["scale"].value, occlusion=item["hidden_px"], visible=item["visible_px"],
             occluder=item["occluder_px"] if item["occluder_px"].any() else None,
-            spatial_gate=out["gate"][0, 0], joints_img=out["joints_img"][0], suptitle=self.weights,
+            spatial_gate=out["gate"][0, 0], joints_img=out["joints_img"][0], suptitle=self.caption,
         )  # fmt: skip
 
     def compute(self) -> dict[str, Any]:
@@ -184,7 +228,7 @@ class AttentionExplorer:
         self.status.value = (
             f"test #{self.indices[c['image'].value]}: {float(item['occlusion']):.0%} of the hand "
             f"hidden; query token ({c['row'].value}, {c['col'].value}) is {hidden:.0%} hidden "
-            f"hand | redrawn in {self.state['seconds']:.2f} s | {self.weights}"
+            f"hand | redrawn in {self.state['seconds']:.2f} s | {self.caption}"
         )
         self.plot.value = self.state["png"]
 
@@ -236,8 +280,10 @@ def attention_explorer(
 ) -> AttentionExplorer:
     """The explorer over `n_images` test images of a SynthOcc `dataset` (centred crops,
     augment=False) spread over occlusion levels >= `min_occlusion` (or the given `indices`),
-    starting at the most occluded one with the query on its most hidden token. `weights` is
-    printed above the figure (say which checkpoint ran)."""
+    starting at the most occluded one with the query on its most hidden token. `model`: one
+    model, or {name: model} of one preset (e.g. the bundled teaching models of both variants,
+    `utils.BUNDLED_CHECKPOINTS`), switched with a "model" menu. `weights` is printed above the
+    figure (say which checkpoint ran)."""
     if scale not in SCALES:
         raise ValueError(f"scale must be one of {SCALES}, got {scale!r}.")
     picks = (
