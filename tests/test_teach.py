@@ -13,6 +13,7 @@ from handoccnet_lite.engine.teach import (
     STATE_NAME,
     TeachPlan,
     headline_attention,
+    plot_curves,
     read_state,
     teach,
     teach_train_config,
@@ -63,6 +64,8 @@ def test_chunks_snapshot_and_continue_from_the_committed_snapshot(tmp_path) -> N
     assert [s["offset"] for s in state["segments"]] == [0, 3]
     assert state["segments"][1]["source"] == "committed snapshot"
     assert list(pd.read_csv(plan.snapshot_dir / "curve.csv")["step"]) == [1, 2, 3, 4]
+    png = plot_curves(plan.snapshot_root, tmp_path / "curves.png")
+    assert png.read_bytes()[:4] == b"\x89PNG"
 
 
 def test_teach_refuses_without_a_budget_or_data(tmp_path) -> None:

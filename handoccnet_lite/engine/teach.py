@@ -412,26 +412,41 @@ def bundle(variant: str, source: str | Path | None = None) -> Path:
     return dst
 
 
+#: The acceptance's targets (issue #15) drawn as lines: (column, label, target or None).
+CURVE_PANELS: tuple[tuple[str, str, float | None], ...] = (
+    ("pa_mpjpe", "PA-MPJPE (mm)", 12.7),
+    ("rms_2d", "2D joint error (crop sides, RMS)", 0.06),
+    ("gate_auc", "spatial-gate AUC vs visible hand", 0.85),
+    ("fit_ratio", "FIT ratio, occluded -> visible (best block)", 2.0),
+)
+
+
 def plot_curves(snapshot_root: str | Path, out: str | Path) -> Path:
-    """PA-MPJPE and 2D error of every teaching run against images seen (log axis)."""
+    """The acceptance measures of every teaching run against images seen (log axis), target
+    lines dashed. A run of another viewpoint is drawn on its own view of the test images (its
+    score on the images as drawn is in its curve.csv)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     import pandas as pd
 
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
+    fig, axes = plt.subplots(1, len(CURVE_PANELS), figsize=(4.0 * len(CURVE_PANELS), 3.6))
     for curve in sorted(Path(snapshot_root).glob(f"*/{CURVE_NAME}")):
-        df = pd.read_csv(curve)
-        for ax, col in zip(axes, ("pa_mpjpe", "rms_2d"), strict=True):
-            ax.plot(df["images_seen"], df[col], marker="o", ms=3, label=curve.parent.name)
-    axes[0].set_ylabel("PA-MPJPE (mm)")
-    axes[1].set_ylabel("2D joint error (crop sides, RMS)")
-    for ax in axes:
+        df, name = pd.read_csv(curve), curve.parent.name
+        view = next((v for v in VIEWPOINTS if v != "uniform" and name.endswith(f"-{v}")), None)
+        for ax, (col, _, _) in zip(axes, CURVE_PANELS, strict=True):
+            key = f"{view}_{col}" if view and f"{view}_{col}" in df else col
+            label = f"{name} ({view} view)" if view else name
+            ax.plot(df["images_seen"], df[key], marker="o", ms=3, label=label)
+    for ax, (_, label, target) in zip(axes, CURVE_PANELS, strict=True):
+        if target is not None:
+            ax.axhline(target, color="k", ls="--", lw=0.8, label="target")
         ax.set_xscale("log")
         ax.set_xlabel("training images seen")
+        ax.set_ylabel(label)
         ax.grid(True, which="both", alpha=0.3)
-        ax.legend(title="variant")
+    axes[0].legend(fontsize=7)
     fig.suptitle("Teaching runs on SynthOcc (synthetic), held-out test split", fontsize=10)
     fig.tight_layout()
     out = Path(out)
