@@ -56,6 +56,11 @@ def test_bundled_model_quality_reads_the_checkpoint_json_first(tmp_path: Path, m
     assert q == {"bundled_pa_mpjpe": 9.0, "mean_pose_pa_mpjpe": 20.0, "mean_hand_pa_mpjpe": 16.0}
     line = doctor.bundled_model_caveat()
     assert "9.00 mm vs 16.00 mm" in line and "44% better." in line and "under-trained" not in line
+    assert "AUC" not in line  # no attention measures recorded: none quoted
+    evaluation |= {"gate_auc": 0.93, "fit_ratio": 2.27, "fit_ratio_background": 1.54}
+    ckpt.with_suffix(".json").write_text(json.dumps({"evaluation": evaluation}))
+    line = doctor.bundled_model_caveat()
+    assert "AUC 0.93" in line and "2.27x" in line and "background queries 1.54" in line
     # no evaluation in the .json: nothing is quoted (not another model's committed results)
     ckpt.with_suffix(".json").write_text(json.dumps({"note": "no evaluation"}))
     assert doctor.bundled_model_quality() is None
