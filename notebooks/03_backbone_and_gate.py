@@ -58,11 +58,11 @@ print("profile:", PROFILE, "| device:", device, "| images:", N_SAMPLES)
 # %% [markdown]
 # ## 0. Which weights?
 #
-# The gate is learned. Its maps mean something only for a trained network. If the bundled checkpoint
-# `data_samples/checkpoints/lite_synthocc.pt` exists (made by `handoccnet-lite train` on SynthOcc),
-# we load it; otherwise the backbone keeps PyTorch's random initialisation and **every map below is
-# from random weights**: the shapes and the arithmetic are right, the pictures carry no learned
-# meaning.
+# The gate is learned. Its maps mean something only for a trained network. If the bundled
+# checkpoint `data_samples/checkpoints/lite_synthocc.pt` exists (the official teaching model,
+# trained by `handoccnet-lite teach` on SynthOcc), we load it; otherwise the backbone keeps
+# PyTorch's random initialisation and **every map below is from random weights**: the shapes and
+# the arithmetic are right, the pictures carry no learned meaning.
 
 # %%
 if CHECKPOINT.is_file():
@@ -299,6 +299,8 @@ print(f"weights: {weights}")
 print(region_table.round(3).to_string())
 spread = region_table["mean_s"].max() - region_table["mean_s"].min()
 print(f"spread of the regional means: {spread:.3f}")
+order = region_table["mean_s"].sort_values(ascending=False).index.tolist()
+print("regions by mean s, highest first:", " > ".join(order))
 assert region_table["mean_s"].between(0, 1).all()
 
 # %% [markdown]

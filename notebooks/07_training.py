@@ -290,10 +290,12 @@ for b in baselines:
 # %% [markdown]
 # ## 5. The bundled checkpoint
 #
-# `data_samples/checkpoints/lite_synthocc.pt` is the lite model this project trained on a larger
-# generated SynthOcc set: stage 1 of the 128-px cpu ablation (`results/cpu_ablation/README.md`;
-# its .json records how it was made and how it scored). It is what notebooks 03 and 08 load. If
-# it is missing, this section says so and the table below has no row for it.
+# `data_samples/checkpoints/lite_synthocc.pt` is the official teaching model: the lite preset at
+# 128 px, trained by this project for hours on 24,000 generated SynthOcc images with
+# `handoccnet-lite teach` (a constant learning rate, then a low-lr phase; the learning curves are
+# in `results/teach/`, and its .json records the step it was taken at and how it scored). It is
+# what notebooks 03 and 08 load; 08 also offers the supplement variant's teaching model. If it is
+# missing, this section says so and the table below has no row for it.
 
 # %%
 if USE_BUNDLED and BUNDLED.is_file():

@@ -34,6 +34,11 @@
 # they run inside the whole network, on images. Shape letters: B batch, H heads, N tokens, G grid
 # side (N = G²), S image side.
 #
+# Two trained models come with the collection, one per variant of FIT and SET: the release's
+# ("official", its gate sums over all keys) and the supplement's pseudocode ("supplement", its
+# gate averages over them). Sections 1-4 study the official one; section 4.2 compares the two
+# gates; the explorer lets you switch between them.
+#
 # The plotting is pure functions in `handoccnet_lite/viz/`; the explorer at the end is one call,
 # `viz.attention_explorer(model, data)`. There you can also **occlude the hand yourself**: place a
 # disc or a box in front of it and watch the prediction, the spatial gate and the maps change.
@@ -42,7 +47,7 @@
 
 # %% tags=["parameters"]
 PROFILE = "quick"  # "quick": 6 images, CPU seconds; "full": 24 images
-CHECKPOINT = ""  # the model, one path; empty: the bundled data_samples/checkpoints/lite_synthocc.pt
+CHECKPOINT = ""  # the model, one path; empty: the bundled teaching models (official studied)
 
 # %%
 from pathlib import Path
@@ -56,12 +61,18 @@ from handoccnet_lite import viz
 from handoccnet_lite.config import preset
 from handoccnet_lite.data.dataset import SynthOccDataset
 from handoccnet_lite.model import HandOccNet
-from handoccnet_lite.utils import DATA_SAMPLES_DIR, resolve_device, save_figure, seed_everything
+from handoccnet_lite.utils import (
+    BUNDLED_CHECKPOINTS,
+    DATA_SAMPLES_DIR,
+    resolve_device,
+    save_figure,
+    seed_everything,
+)
 
 SEED = 0
 N_IMAGES = 6 if PROFILE == "quick" else 24
 MIN_OCCLUSION = 0.25  # pick test images with at least this fraction of the hand hidden
-CKPT = Path(CHECKPOINT) if CHECKPOINT else DATA_SAMPLES_DIR / "checkpoints" / "lite_synthocc.pt"
+CKPT = Path(CHECKPOINT) if CHECKPOINT else BUNDLED_CHECKPOINTS["official"]
 seed_everything(SEED)
 device = resolve_device("auto")
 torch.set_grad_enabled(False)  # forward passes only
@@ -72,7 +83,8 @@ print(f"profile: {PROFILE} | device: {device} | images: {N_IMAGES}")
 # ## 0. Which weights?
 #
 # Attention maps mean something only for a trained network. If the bundled checkpoint exists
-# (trained by this project on SynthOcc, see notebook 07) we load it. Otherwise the network keeps
+# (a teaching model trained by this project on SynthOcc for hours with `handoccnet-lite teach`,
+# see notebook 07 and results/teach/README.md) we load it. Otherwise the network keeps
 # its initial weights, and **every map below comes from random weights**: the release's
 # initialisation (very small 1×1 convs, notebook 04) makes every attention logit nearly 0, so the
 # maps are nearly uniform (section 2 measures how nearly) and carry no learned meaning. The cell says which case ran.
@@ -103,6 +115,13 @@ from handoccnet_lite.doctor import bundled_model_caveat
 
 if TRAINED:
     print(bundled_model_caveat())
+# every bundled teaching model (one per variant), for section 4.2 and the explorer
+MODELS = {"official": model} if TRAINED and not CHECKPOINT else {Path(CKPT).stem: model}
+if TRAINED and not CHECKPOINT:
+    for name, path in BUNDLED_CHECKPOINTS.items():
+        if name not in MODELS and path.is_file():
+            MODELS[name] = load_trained(path)[0].to(device).eval()
+print(f"models: {', '.join(MODELS)}")
 
 # %% [markdown]
 # ## 1. Occluded test images and their masks on the token grid
@@ -363,9 +382,56 @@ print("\n".join(viz.attention_stats_sentences(stats)))
 # occluded tokens is the claim. Exercise 3 asks you to repeat it for SET and for the other
 # variants of notebook 09.
 #
+# ### 4.2 Two gates: a switch and a dial
+#
+# FIT's gate is g = sigmoid(pool(Q·K)) over the N keys of a query. The release pools with a
+# **sum** over N = 256 keys; the supplement's pseudocode with a **mean**. The sum makes the
+# logit N times larger, so the sigmoid sits at 0 or 1 for almost every query: a switch. The mean
+# keeps it in the sigmoid's graded range: a dial. Below, the FIT gate values of hand-region
+# queries of both bundled models over the same test images, and the share inside (0.05, 0.95).
+
+# %%
+def hand_gate_values(m) -> np.ndarray:
+    """FIT gate values g (heads and blocks pooled) at tokens that are at least half hand."""
+    values = []
+    for i in picks:
+        item = data[int(i)]
+        out = m(item["image"][None].to(device), return_maps=True)
+        hand = (item["visible_mask"] + item["occluded_mask"]).ravel() >= 0.5  # (N,)
+        for g in out["maps"]["fit"].gate:  # per block: (1, H, N, 1)
+            values.append(g[0, :, :, 0][:, hand.to(g.device)].flatten().float().cpu().numpy())
+    return np.concatenate(values)
+
+
+gate_values = {
+    name: hand_gate_values(m)
+    for name, m in MODELS.items()
+    if m.cfg.use_fit and m.cfg.fit.attention == "softmax_sigmoid"
+}
+fig, axes = plt.subplots(1, len(gate_values), figsize=(4.2 * len(gate_values), 3.2), squeeze=False)
+for ax, (name, v) in zip(axes[0], gate_values.items(), strict=True):
+    inside = float(((v > 0.05) & (v < 0.95)).mean())
+    ax.hist(v, bins=np.linspace(0, 1, 41), color="tab:blue" if name == "official" else "tab:green")
+    ax.set_title(f"{name}: {inside:.0%} of gate values in (0.05, 0.95)", fontsize=9)
+    ax.set_xlabel("FIT gate g at hand-region queries")
+    ax.set_ylabel("count (heads x blocks x tokens)")
+    print(f"{name}: {len(v)} gate values, {inside:.1%} inside (0.05, 0.95)")
+fig.suptitle(f"FIT gate values over {len(picks)} test images (SynthOcc, synthetic)", fontsize=10)
+fig.tight_layout()
+save_figure(fig, "08_gate_values_by_variant")
+plt.show()
+
+# %% [markdown]
+# With the sum the gate mostly answers "take it all / take nothing"; with the mean it weighs.
+# Notebook 04 shows the switch `TransformerConfig(gate_pool=...)` that trains either; and
+# `results/teach/trials/gate_pooling.txt` recomputes one trained official model's gates from the
+# very same q and k both ways: 99.7 % (block 0) would be graded with the mean, 1.0 % with the sum.
+#
 # ## 5. The explorer: look, then occlude it yourself
 #
-# One call builds it: `viz.attention_explorer(model, data)`. Pick a test image, a query token
+# One call builds it: `viz.attention_explorer(model, data)`, or with `{name: model}` a **model**
+# menu (here the official and the supplement teaching models: compare their g and C panels).
+# Pick a test image, a query token
 # (`query row`, `query col`, or **jump to an occluded token**, most hidden first), a head and a
 # block. **colour scale**: "A and C on one scale" draws C = g·A on A's scale, so a small gate
 # visibly dims it; "each on its own scale" gives C its own, and C then looks exactly like A (it
@@ -380,7 +446,7 @@ print("\n".join(viz.attention_stats_sentences(stats)))
 # the widget shows nothing; the figures below are the record.
 
 # %%
-explorer = viz.attention_explorer(model, data, n_images=N_IMAGES, weights=f"weights: {WEIGHTS}")
+explorer = viz.attention_explorer(MODELS, data, n_images=N_IMAGES, weights=f"weights: {WEIGHTS}")
 explorer
 
 # %% [markdown]
