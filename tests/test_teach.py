@@ -13,11 +13,11 @@ from handoccnet_lite.engine.teach import (
     STATE_NAME,
     TeachPlan,
     headline_attention,
-    plot_curves,
     read_state,
     teach,
     teach_train_config,
 )
+from handoccnet_lite.engine.teach_report import plot_curves
 from handoccnet_lite.utils import DATA_SAMPLES_DIR
 
 SAMPLES = str(DATA_SAMPLES_DIR / "synthocc")
@@ -141,7 +141,7 @@ def test_upright_viewpoint_run_has_its_own_folder_and_both_scores(tmp_path) -> N
 
 def test_bundle_copies_the_snapshot_with_its_evaluation(tmp_path, monkeypatch) -> None:
     from handoccnet_lite import utils
-    from handoccnet_lite.engine import teach as teach_module
+    from handoccnet_lite.engine import teach_report as teach_module
 
     torch.manual_seed(0)
     plan = _plan(tmp_path)

@@ -61,7 +61,8 @@ def register(sub: Any) -> None:
 def cmd_teach(a: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from handoccnet_lite.engine.teach import TeachPlan, bundle, plot_curves, teach
+    from handoccnet_lite.engine.teach import TeachPlan, teach
+    from handoccnet_lite.engine.teach_report import bundle, plot_curves
 
     plan = TeachPlan(
         variant=a.variant,
