@@ -117,9 +117,11 @@ def test_a_new_lr_starts_a_phase_from_the_latest_weights(tmp_path) -> None:
     logged = pd.read_csv(low.run_dir / "log.csv")
     assert logged["lr"].iloc[-1] == pytest.approx(1e-4)
     assert list(pd.read_csv(plan.snapshot_dir / "curve.csv")["step"]) == [1, 2, 3]
-    # same lr again: the phase resumes in place
+    # same lr again: the phase resumes in place; so does a plain call (no lr given)
     teach(low, max_steps=4)
     assert len(read_state(low)["segments"]) == 2 and read_state(low)["steps"] == 4
+    teach(plan, max_steps=5)
+    assert [s["lr"] for s in read_state(plan)["segments"]] == [1e-3, 1e-4]
     with pytest.raises(ValueError, match="lr must be"):
         TeachPlan(lr=0.0)
 

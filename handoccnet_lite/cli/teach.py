@@ -40,7 +40,8 @@ def register(sub: Any) -> None:
     )
     p.add_argument(
         "--lr", type=float, default=TeachPlan.lr,
-        help="constant Adam lr of this phase (another lr than the last segment's: a new phase)",
+        help="constant Adam lr of this phase; another lr than the last segment's starts a new "
+        "phase (default: the last phase's lr, 1e-3 for a new run)",
     )  # fmt: skip
     p.add_argument(
         "--viewpoint", default=TeachPlan.viewpoint, choices=list(VIEWPOINTS),

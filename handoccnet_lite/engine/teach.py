@@ -34,7 +34,7 @@ from __future__ import annotations
 import json
 import shutil
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -85,7 +85,7 @@ class TeachPlan:
     run_root: str = str(REPO_ROOT / "runs" / "teach")
     snapshot_root: str = str(REPO_ROOT / "results" / "teach")
     chunk_steps: int = 250  # steps between evaluations and snapshots
-    lr: float = TEACH_TRAIN["base_lr"]  # this phase's constant Adam lr (a new lr: a new phase)
+    lr: float | None = None  # the phase's constant Adam lr; None: the last phase's (new run: 1e-3)
     viewpoint: str = "uniform"  # VIEWPOINTS; a run of another viewpoint has its own folders
     threads: int = 1
     seed: int = 0
@@ -101,7 +101,7 @@ class TeachPlan:
             raise ValueError(
                 f"viewpoint must be one of {list(VIEWPOINTS)}, got {self.viewpoint!r}."
             )
-        if not 0 < self.lr < 1:
+        if self.lr is not None and not 0 < self.lr < 1:
             raise ValueError(f"lr must be in (0, 1), e.g. 1e-3 or 1e-4; got {self.lr}.")
 
     @property
@@ -125,7 +125,7 @@ def teach_train_config(plan: TeachPlan) -> Any:
     from handoccnet_lite.engine.train_config import TrainConfig
 
     model = apply_overrides(preset(plan.preset), TEACH_MODEL_OVERRIDES | VARIANTS[plan.variant])
-    train = TEACH_TRAIN | {"base_lr": plan.lr}
+    train = TEACH_TRAIN | {"base_lr": plan.lr or TEACH_TRAIN["base_lr"]}
     return TrainConfig(
         model=model, data_root=plan.data_root, seed=plan.seed, threads=plan.threads,
         upright_sigma_deg=VIEWPOINTS[plan.viewpoint], **train,
@@ -245,6 +245,16 @@ def _segment_lr(segment: dict[str, Any]) -> float:
     return float(segment.get("lr", TEACH_TRAIN["base_lr"]))
 
 
+def resolve_lr(plan: TeachPlan, state: dict[str, Any]) -> TeachPlan:
+    """plan with its lr made explicit: the given one, else the last segment's (a plain call
+    continues the current phase), else TEACH_TRAIN's for a new run."""
+    if plan.lr is not None:
+        return plan
+    last = state["segments"][-1] if state["segments"] else None
+    lr = _segment_lr(last) if last is not None else float(TEACH_TRAIN["base_lr"])
+    return replace(plan, lr=lr)
+
+
 def _start_segment(plan: TeachPlan, cfg: Any, state: dict[str, Any]) -> tuple[Any, bool, int]:
     """(config, resume?, step offset) for the next train() call of this session."""
     local = _local_steps(plan.run_dir)
@@ -338,6 +348,7 @@ def teach(plan: TeachPlan, hours: float = 0.0, max_steps: int = 0) -> dict[str, 
         )
     torch.set_num_threads(plan.threads)
     state = read_state(plan)
+    plan = resolve_lr(plan, state)
     cfg, resume, offset = _start_segment(plan, teach_train_config(plan), state)
     deadline = time.monotonic() + hours * 3600 if hours > 0 else float("inf")
     row: dict[str, Any] = {}
