@@ -422,6 +422,21 @@ save_figure(fig, "08_gate_values_by_variant")
 plt.show()
 
 # %% [markdown]
+# The graded gate is not the whole story: the same measures as in 4.1, for every other model.
+# Where does the supplement's FIT look from an occluded query? Compare its ratio with its
+# background control.
+
+# %%
+for name, m in MODELS.items():
+    if m is model:
+        continue
+    other = attention_stats(
+        m, data, max_batches=4 if PROFILE == "quick" else None, batch_size=8, progress=False
+    )
+    print(f"{name}:")
+    print("\n".join(viz.attention_stats_sentences(other)))
+
+# %% [markdown]
 # With the sum the gate mostly answers "take it all / take nothing"; with the mean it weighs.
 # Notebook 04 shows the switch `TransformerConfig(gate_pool=...)` that trains either; and
 # `results/teach/trials/gate_pooling.txt` recomputes one trained official model's gates from the
