@@ -161,3 +161,18 @@ def test_bundle_copies_the_snapshot_with_its_evaluation(tmp_path, monkeypatch) -
     assert ev["mean_hand_pa_mpjpe"] > 0 and ev["mean_pose_pa_mpjpe"] > ev["mean_hand_pa_mpjpe"]
     with pytest.raises(ValueError, match="no bundled checkpoint"):
         teach_module.bundle("fit_softmax")
+
+
+def test_a_run_stopped_between_the_checkpoint_renames_resumes_from_the_previous(tmp_path) -> None:
+    """Only checkpoint.prev.pt left (a stop between rotate_in's two renames): resume from it."""
+    from handoccnet_lite.engine import checkpoint as ckpt
+    from handoccnet_lite.engine.teach import _local_steps
+
+    torch.manual_seed(0)
+    plan = _plan(tmp_path)
+    teach(plan, max_steps=2)
+    (plan.run_dir / ckpt.CHECKPOINT_NAME).unlink()
+    assert ckpt.has_checkpoint(plan.run_dir) and _local_steps(plan.run_dir) == 1
+    with pytest.warns(UserWarning, match="previous checkpoint"):
+        teach(plan, max_steps=3)
+    assert read_state(plan)["steps"] == 3 and len(read_state(plan)["segments"]) == 1

@@ -80,7 +80,7 @@ def _train_and_eval(
     progress: bool,
 ) -> pd.DataFrame:
     """Train (resuming an interrupted run) and return per-sample test records."""
-    resume = (run_dir / ckpt.CHECKPOINT_NAME).is_file()
+    resume = ckpt.has_checkpoint(run_dir)
     result = train(train_cfg, run_dir, resume=resume, dataset=train_set)
     return ev.evaluate_model(
         result.model, test_set, eval_batch, train_cfg.device, progress, inputs=train_cfg.inputs
@@ -169,7 +169,7 @@ class Ablation:
             return run_dir / ckpt.MODEL_NAME
         cfg = self.train_config(self.base_model_config(), self.seeds[0], head=False)
         self.log(f"backbone: training the full official model ({run_dir})")
-        train(cfg, run_dir, resume=(run_dir / ckpt.CHECKPOINT_NAME).is_file(), dataset=train_set)
+        train(cfg, run_dir, resume=ckpt.has_checkpoint(run_dir), dataset=train_set)
         return run_dir / ckpt.MODEL_NAME
 
     def feature_cache(self, weights: Path, train_set: Dataset, test_set: Dataset) -> None:

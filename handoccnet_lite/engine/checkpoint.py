@@ -231,6 +231,13 @@ def _tensors_to(obj: Any, device: torch.device) -> Any:
     return obj
 
 
+def has_checkpoint(run_dir: str | Path) -> bool:
+    """Whether a run folder can resume: it holds checkpoint.pt or, after a stop between the two
+    renames of `rotate_in`, only checkpoint.prev.pt (`load_resume_checkpoint` reads either)."""
+    run_dir = Path(run_dir)
+    return (run_dir / CHECKPOINT_NAME).is_file() or (run_dir / PREVIOUS_NAME).is_file()
+
+
 def load_resume_checkpoint(
     run_dir: str | Path, map_location: str | torch.device = "cpu"
 ) -> dict[str, Any]:

@@ -151,10 +151,9 @@ def _local_steps(run_dir: Path) -> int:
     """Optimizer steps recorded in the run folder's checkpoint (0 when there is none)."""
     from handoccnet_lite.engine import checkpoint as ckpt
 
-    path = run_dir / ckpt.CHECKPOINT_NAME
-    if not path.is_file():
+    if not ckpt.has_checkpoint(run_dir):
         return 0
-    return int(ckpt.load_checkpoint(path)["position"]["step"])
+    return int(ckpt.load_resume_checkpoint(run_dir)["position"]["step"])  # latest, else previous
 
 
 # ---------------------------------------------------------------------------- evaluation
