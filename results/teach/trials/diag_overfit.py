@@ -13,22 +13,13 @@ from __future__ import annotations
 
 import argparse
 
-import numpy as np
 import torch
+from diag_train_test import rms_2d  # the sibling diagnostic's 2D error (same folder)
 
 from handoccnet_lite.data.dataset import SynthOccDataset
 from handoccnet_lite.engine.teach import TeachPlan, teach_train_config
 from handoccnet_lite.engine.trainer import train
 from handoccnet_lite.utils import DATA_SAMPLES_DIR
-
-
-def rms_2d(model, ds, n: int, batch: int = 64) -> float:
-    sq = []
-    with torch.no_grad():
-        for i in range(0, n, batch):
-            b = torch.utils.data.default_collate([ds[j] for j in range(i, min(i + batch, n))])
-            sq.append((model(b["image"])["joints_img"].float() - b["joints_img"]).square().numpy())
-    return float(np.sqrt(np.concatenate(sq).mean()))
 
 
 def main() -> None:
