@@ -26,7 +26,23 @@ _LABELS = {
     "mpvpe": "MPVPE",
     "f5": "F@5",
     "f15": "F@15",
+    "gate_auc": "(a) gate AUC",
+    "fit_ratio": "(b) FIT ratio",
+    "fit_ratio_background": "FIT ratio of background queries",
+    "set_ratio": "(b) SET ratio",
+    "gate_graded_hand": "(c) graded FIT gates (hand)",
+    "gate_graded_background": "(c) graded FIT gates (background)",
 }
+#: Unitless measures of where attention goes (engine.ablation_attention): neither higher nor
+#: lower is "better"; a paired difference says only that the variants route attention differently.
+ATTENTION_MEASURES: tuple[str, ...] = (
+    "gate_auc",
+    "fit_ratio",
+    "fit_ratio_background",
+    "set_ratio",
+    "gate_graded_hand",
+    "gate_graded_background",
+)
 
 
 def metric_name(metric: str) -> str:
@@ -35,7 +51,7 @@ def metric_name(metric: str) -> str:
 
 
 def _unit(metric: str) -> str:
-    return "" if metric in HIGHER_IS_BETTER else " mm"
+    return "" if metric in HIGHER_IS_BETTER or metric in ATTENTION_MEASURES else " mm"
 
 
 def excludes(low: float, high: float, value: float = 0.0) -> bool:
@@ -142,6 +158,19 @@ def paired_sentence(row: Mapping[str, Any], baseline: str = "official") -> str:
         return head + ci + ": the interval includes 0, no detectable difference."
     winner = baseline if row["better"] == "b" else row["a"]
     return head + ci + f": the interval excludes 0, {winner} is better."
+
+
+def attention_sentence(row: Mapping[str, Any], baseline: str = "official") -> str:
+    """One line for a paired difference of an attention measure (a - baseline): its interval and,
+    when the interval excludes 0, which variant's value is higher (not "better": these measures
+    say where attention goes, not how accurate the hand is)."""
+    metric = row["value"]
+    head = f"{row['a']} vs {baseline}, {metric_name(metric)}: {row['mean_diff']:+.3f} "
+    ci = f"(95% CI {row['ci_low']:+.3f} to {row['ci_high']:+.3f}, {int(row['n'])} seeds)"
+    if not excludes(row["ci_low"], row["ci_high"]):
+        return head + ci + ": the interval includes 0, no detectable difference."
+    higher = row["a"] if row["mean_diff"] > 0 else baseline
+    return head + ci + f": the interval excludes 0, higher for {higher}."
 
 
 def paired_headline(rows: Sequence[Mapping[str, Any]], metric: str) -> str:

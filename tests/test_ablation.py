@@ -46,7 +46,7 @@ def test_apply_overrides_and_variants() -> None:
         apply_overrides(base, {"fit.nope": 1})
     with pytest.raises(ValueError, match="Unknown variant"):
         variant_config(base, "no_gate")
-    assert set(PROFILES) == {"quick", "cpu", "gpu", "gpu_gate"}
+    assert set(PROFILES) == {"quick", "cpu", "teach", "gpu", "gpu_gate"}
     # input_size resizes: the token grid and both transformers follow; the depth goes first
     small = apply_overrides(preset("lite"), {"hourglass_depth": 3, "input_size": 64})
     assert (small.input_size, small.grid, small.fit.grid, small.set.grid) == (64, 8, 8, 8)
@@ -94,6 +94,18 @@ def test_ablation_runs_then_skips_finished_runs(tmp_path: Path) -> None:
     assert set(per_sample["alignment"]) == {"synthocc"}
     timings = json.loads((out / ablation.TIMINGS_NAME).read_text())
     assert {"data", "backbone", "feature_cache", "head_runs"} <= set(timings)
+    # where attention goes, per run and per variant (no_fit has no FIT columns)
+    att = pd.read_csv(out / "attention_runs.csv").set_index("variant")
+    assert sorted(att.index) == ["no_fit", "official"]
+    assert 0 <= att.loc["official", "gate_auc"] <= 1 and att.loc["official", "fit_ratio"] > 0
+    assert pd.isna(att.loc["no_fit", "fit_ratio"]) and att.loc["no_fit", "set_ratio"] > 0
+    assert (out / "official" / "seed0" / "attention.csv").is_file()
+    assert set(pd.read_csv(out / "attention_summary.csv")["variant"]) == {"no_fit", "official"}
+    assert "## Where attention goes" in report
+    overview = ablation_report.overview_table(out).splitlines()
+    assert overview[0] == ablation_report.OVERVIEW_HEADER and len(overview) == 2 + 2 + 1 + 2
+    assert overview[-2].startswith("| official (heads, n = 1) |")  # VARIANTS order
+    assert all(line.count("|") == 8 for line in overview)  # 7 cells in every row
 
     stamps = {p: p.stat().st_mtime_ns for p in out.glob("*/seed0/metrics.json")}
     logs.clear()

@@ -114,3 +114,14 @@ def test_chance_of_false_alarm() -> None:
     assert "= 40%" in narrative.chance_of_false_alarm(10)
     with pytest.raises(ValueError, match="at least 1"):
         narrative.chance_of_false_alarm(0)
+
+
+def test_attention_sentence_says_higher_not_better() -> None:
+    row = {"a": "fit_softmax", "value": "fit_ratio", "mean_diff": -0.8, "ci_low": -1.2,
+           "ci_high": -0.4, "n": 5}  # fmt: skip
+    line = narrative.attention_sentence(row)
+    assert line.startswith("fit_softmax vs official, (b) FIT ratio: -0.800 (95% CI -1.200")
+    assert line.endswith("the interval excludes 0, higher for official.") and " mm" not in line
+    up = narrative.attention_sentence({**row, "mean_diff": 0.8, "ci_low": 0.4, "ci_high": 1.2})
+    assert up.endswith("higher for fit_softmax.")
+    assert "includes 0" in narrative.attention_sentence({**row, "ci_high": 0.1})

@@ -26,20 +26,24 @@ def register(sub: Any) -> None:
         "(config, log, checkpoint, metrics). Rerunning skips finished runs (a run folder with\n"
         "metrics.json is done) and resumes an interrupted one from its checkpoint.\n"
         "Results: runs.csv (tidy), per_sample.csv, summary.csv (mean, std, 95% CI over seeds),\n"
-        "paired.csv (each variant vs 'official', paired over seeds), report.md and\n"
+        "paired.csv (each variant vs 'official', paired over seeds), attention_runs.csv and\n"
+        "attention_summary.csv (where each run's gate and attention go), report.md and\n"
         "figures/ablation_pa_mpjpe.png, figures/ablation_vs_occlusion.png.\n\n"
         "Grid: official (baseline: softmax x sigmoid FIT + SET, the release), fit_softmax,\n"
         "fit_sigmoid, no_fit, no_set, supplement (the supplement's single-head pseudocode).\n\n"
         "Profiles: quick (tiny preset, bundled samples, a couple of minutes on 2 CPU cores),\n"
-        "cpu (lite preset at 64 px, CPU budget protocol, measured ~45 min on 2 cores), gpu (paper\n"
-        "preset, full protocol), gpu_gate (about one GPU hour, estimated: does FIT's sigmoid\n"
-        "gate help? official vs fit_softmax, 3 seeds, 10 epochs, full protocol, from ImageNet\n"
-        "ResNet-50 weights when found locally: $HANDOCCNET_IMAGENET or torch.hub's cache, never\n"
-        "downloaded). CPU budget protocol: backbone + FPN trained once (official), its\n"
-        "pre-gate features cached, each variant's gate/FIT/SET/regressor trained on the cache.\n"
+        "cpu (lite preset at 64 px, CPU budget protocol, measured ~45 min on 2 cores), teach\n"
+        "(the bundled official teaching model at 128 px as the shared stage 1, 5 seeds),\n"
+        "gpu (paper preset, full protocol), gpu_gate (about one GPU hour, estimated: does FIT's\n"
+        "sigmoid gate help? official vs fit_softmax, 3 seeds, 10 epochs, full protocol, from\n"
+        "ImageNet ResNet-50 weights when found locally: $HANDOCCNET_IMAGENET or torch.hub's\n"
+        "cache, never downloaded). CPU budget protocol: backbone + FPN trained once (official)\n"
+        "or adopted (teach), its pre-gate features cached, each variant's gate/FIT/SET/regressor\n"
+        "trained on the cache.\n"
         "The paper's own ablation numbers are not available here: these are our measurements.",
         f"  {PROG} ablate --profile quick\n"
         f"  {PROG} ablate --profile cpu --out runs/ablation/cpu\n"
+        f"  {PROG} ablate --profile teach             # heads on the teaching model's features\n"
         f"  {PROG} ablate --profile quick --variants official no_fit --seeds 0 1 2\n"
         f"  {PROG} ablate --profile cpu --list        # show the grid and what is done\n",
     )
@@ -52,6 +56,12 @@ def register(sub: Any) -> None:
     p.add_argument("--figures", default=None, help="figure folder (default figures/)")
     p.add_argument(
         "--list", action="store_true", help="print the runs and their status, train nothing"
+    )
+    p.add_argument(
+        "--overview",
+        action="store_true",
+        help="print the folder's overview table (baselines, stage 1, every variant: PA-MPJPE "
+        "and the attention measures; the README's), train nothing",
     )
     p.add_argument(
         "--keep-checkpoints",
@@ -90,6 +100,13 @@ def cmd_ablate(a: argparse.Namespace) -> int:
         )
     except ValueError as e:
         raise UserError(str(e)) from e
+    if a.overview:
+        from handoccnet_lite.engine.ablation_report import overview_table
+
+        if not (out / "summary.csv").is_file():
+            raise UserError(f"No finished ablation in {out} (no summary.csv): run it first.")
+        print(overview_table(out))
+        return 0
     if a.list:
         status = imagenet_start_status(prof)
         if status:

@@ -11,7 +11,7 @@ PROG = "handoccnet-lite"
 EXIT_USER_ERROR = 2
 EXIT_NONFINITE = 3
 PRESETS = ("tiny", "lite", "paper")
-PROFILES = ("quick", "cpu", "gpu", "gpu_gate")  # engine.profiles.PROFILES
+PROFILES = ("quick", "cpu", "teach", "gpu", "gpu_gate")  # engine.profiles.PROFILES
 BUNDLED = "data_samples/synthocc"
 
 

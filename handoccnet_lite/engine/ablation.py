@@ -8,7 +8,8 @@ Layout under the output folder (default runs/ablation/<profile>):
     mean_pose.npz/.json    constant baselines fitted on the train set, scored on the test set:
     mean_hand.npz/.json    mean root-relative hand in the camera frame / in the hand's own frame
                            (evaluate.MeanPoseBaseline; the second is the stronger for PA-MPJPE)
-    <variant>/seed<k>/     config.json, log.csv, model.pt, per_sample.csv, metrics.json (its
+    <variant>/seed<k>/     config.json, log.csv, model.pt, per_sample.csv, attention.csv (the
+                           attention measures on the test set), metrics.json (its
                            presence marks the run as done: reruns skip it); checkpoint.pt (the
                            resumable state) only while the run trains, unless keep_checkpoints
     runs.csv               one row per run (variant, seed, metric means)
@@ -26,9 +27,8 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,6 +40,7 @@ from torch.utils.data import Dataset
 from handoccnet_lite.config import ModelConfig
 from handoccnet_lite.engine import checkpoint as ckpt
 from handoccnet_lite.engine import evaluate as ev
+from handoccnet_lite.engine.ablation_attention import ATTENTION_NAME, write_run_attention
 from handoccnet_lite.engine.ablation_report import (
     BASELINE_FILES,
     FAILED_NAME,
@@ -49,9 +50,10 @@ from handoccnet_lite.engine.ablation_report import (
     finish_run,
     record_failure,
     run_done,
+    timed_stage,
 )
-from handoccnet_lite.engine.builders import ALL_SHARDS, build_model, first_items
-from handoccnet_lite.engine.features import FeatureDataset, extract_feature_cache
+from handoccnet_lite.engine.builders import ALL_SHARDS, first_items, load_trained_model
+from handoccnet_lite.engine.features import FeatureDataset, adopt_stage1, extract_feature_cache
 from handoccnet_lite.engine.profile_data import ensure_data
 from handoccnet_lite.engine.profiles import (
     BASELINE_VARIANT,
@@ -79,9 +81,11 @@ def _train_and_eval(
     eval_batch: int,
     progress: bool,
 ) -> pd.DataFrame:
-    """Train (resuming an interrupted run) and return per-sample test records."""
+    """Train (resuming an interrupted run), write its attention measures on the test set
+    (attention.csv) and return per-sample test records."""
     resume = ckpt.has_checkpoint(run_dir)
     result = train(train_cfg, run_dir, resume=resume, dataset=train_set)
+    write_run_attention(result.model, test_set, run_dir, eval_batch, train_cfg.device)
     return ev.evaluate_model(
         result.model, test_set, eval_batch, train_cfg.device, progress, inputs=train_cfg.inputs
     )
@@ -167,6 +171,10 @@ class Ablation:
         if (run_dir / ckpt.MODEL_NAME).is_file():
             self.log(f"skip backbone: {run_dir / ckpt.MODEL_NAME} exists")
             return run_dir / ckpt.MODEL_NAME
+        if self.profile.stage1:  # adopted, not trained
+            self.log(f"backbone: adopting {self.profile.stage1} as stage 1 ({run_dir})")
+            dest = run_dir / ckpt.MODEL_NAME
+            return adopt_stage1(self.profile.stage1, self.base_model_config(), dest)
         cfg = self.train_config(self.base_model_config(), self.seeds[0], head=False)
         self.log(f"backbone: training the full official model ({run_dir})")
         train(cfg, run_dir, resume=ckpt.has_checkpoint(run_dir), dataset=train_set)
@@ -185,9 +193,7 @@ class Ablation:
         ]
         if not todo:
             return
-        state = ckpt.load_checkpoint(weights)
-        model = build_model(ckpt.trained_model_config(state))
-        model.load_state_dict(state["model"])
+        model = load_trained_model(weights)
         for name, data, copies in todo:
             self.log(
                 f"caching pre-gate features of {name} ({copies} cop{'y' if copies == 1 else 'ies'})"
@@ -288,17 +294,9 @@ class Ablation:
                     f"{m['pa_mpjpe']:.2f} mm in {m['seconds']:.0f} s"
                 )
 
-    @contextlib.contextmanager
-    def timed(self, stage: str) -> Iterator[None]:
+    def timed(self, stage: str) -> contextlib.AbstractContextManager[None]:
         """Add the wall time of the block to timings.json under `stage`."""
-        start = time.perf_counter()
-        try:
-            yield
-        finally:
-            path = self.out_dir / TIMINGS_NAME
-            times = json.loads(path.read_text()) if path.is_file() else {}
-            times[stage] = round(times.get(stage, 0.0) + time.perf_counter() - start, 1)
-            _write_json(path, times)
+        return timed_stage(self.out_dir / TIMINGS_NAME, stage)
 
     def _prepare_sets(self) -> tuple[Dataset, Dataset]:
         with self.timed("data"):
@@ -317,16 +315,18 @@ class Ablation:
         return train_set, test_set
 
     def evaluate_backbone(self, weights: Path, test_set: Dataset) -> None:
-        """Score the stage-1 full model (official head) on the test set: backbone/test_metrics.json.
+        """Score the stage-1 full model (official head) on the test set: backbone/test_metrics.json
+        and its attention measures, backbone/attention.csv (each skipped when present).
 
         Its head runs on the cached test features, which equals running it on the test images
         (eval mode, same weights)."""
-        path = weights.parent / STAGE1_METRICS
+        path, batch = weights.parent / STAGE1_METRICS, self.profile.eval_batch
+        if path.is_file() and (weights.parent / ATTENTION_NAME).is_file():
+            return
+        model = load_trained_model(weights)
+        write_run_attention(model, test_set, weights.parent, batch, self.device)
         if path.is_file():
             return
-        state = ckpt.load_checkpoint(weights)
-        model = build_model(ckpt.trained_model_config(state))
-        model.load_state_dict(state["model"])
         df = ev.evaluate_model(
             model, test_set, self.profile.eval_batch, self.device, self.progress, inputs="features"
         )

@@ -1,10 +1,14 @@
 """The ablation's results: every finished run gathered into runs.csv, per_sample.csv,
 summary.csv (mean, std, 95% t-interval over seeds), paired.csv (each variant vs the official
-one, paired over seeds) and report.md."""
+one, paired over seeds), the attention measures of every run (attention_runs.csv,
+attention_summary.csv; engine.ablation_attention) and report.md."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +16,14 @@ import numpy as np
 import pandas as pd
 
 from handoccnet_lite.engine import evaluate as ev
+from handoccnet_lite.engine.ablation_attention import (
+    ATTENTION_NAME,
+    attention_report_lines,
+    attention_runs,
+    attention_summary,
+    mean_std,
+    run_attention_row,
+)
 from handoccnet_lite.engine.profiles import BASELINE_VARIANT, VARIANTS, Profile
 from handoccnet_lite.utils import atomic_write_bytes
 
@@ -41,6 +53,18 @@ def run_done(run_dir: Path) -> bool:
 
 def _write_json(path: Path, obj: dict[str, Any]) -> None:
     atomic_write_bytes(path, json.dumps(obj, indent=2, default=float).encode())
+
+
+@contextlib.contextmanager
+def timed_stage(path: Path, stage: str) -> Iterator[None]:
+    """Add the wall time of the block to the JSON file `path` (timings.json) under `stage`."""
+    start = time.perf_counter()
+    try:
+        yield
+    finally:
+        times = json.loads(path.read_text()) if path.is_file() else {}
+        times[stage] = round(times.get(stage, 0.0) + time.perf_counter() - start, 1)
+        _write_json(path, times)
 
 
 def finish_run(run_dir: Path, per_sample: pd.DataFrame, meta: dict[str, Any]) -> dict[str, Any]:
@@ -95,7 +119,11 @@ def collect(out_dir: str | Path, profile: Profile | None = None) -> pd.DataFrame
     _save_table(per_sample, out_dir / "per_sample.csv")
     summary.to_csv(out_dir / "summary.csv", index=False)
     paired.to_csv(out_dir / "paired.csv", index=False)
-    write_report(out_dir, summary, paired, profile)
+    attention = attention_runs(out_dir, runs)
+    if not attention.empty:
+        attention.to_csv(out_dir / "attention_runs.csv", index=False)
+        attention_summary(attention).to_csv(out_dir / "attention_summary.csv", index=False)
+    write_report(out_dir, summary, paired, profile, attention)
     return runs
 
 
@@ -175,7 +203,11 @@ def _spread_by_variant(out_dir: Path) -> dict[str, float]:
 
 
 def write_report(
-    out_dir: Path, summary: pd.DataFrame, paired: pd.DataFrame, profile: Profile | None
+    out_dir: Path,
+    summary: pd.DataFrame,
+    paired: pd.DataFrame,
+    profile: Profile | None,
+    attention: pd.DataFrame | None = None,
 ) -> Path:
     """report.md: protocol statement, mean-pose reference, summary and paired tables."""
     lines = [
@@ -239,6 +271,69 @@ def write_report(
     if not paired.empty:
         cols = ["a", "b", "value", "n", "mean_diff", "ci_low", "ci_high", "p_value", "better"]
         lines += ["## Paired over seeds (a - b)", "", _markdown(paired[cols]), ""]
+    if attention is not None:
+        lines += attention_report_lines(attention)
     path = out_dir / "report.md"
     path.write_text("\n".join(lines))
     return path
+
+
+# --------------------------------------------------------------------------------------------
+# the overview (README)
+# --------------------------------------------------------------------------------------------
+OVERVIEW_HEADER = (
+    "| model | PA-MPJPE mm (mean ± std over seeds) | 95% CI | (a) gate AUC "
+    "| (b) FIT ratio, occluded queries (background: control) | (b) SET ratio "
+    "| (c) FIT gate graded, hand queries |"
+)
+
+
+def overview_table(out_dir: str | Path) -> str:
+    """One Markdown table of a finished ablation folder: the constant baselines, the stage-1
+    model and every variant, with PA-MPJPE (mean ± std and 95% t-interval over seeds) and the
+    attention measures (mean ± std over seeds; engine.ablation_attention). What
+    `handoccnet-lite ablate --out DIR --overview` prints and the README shows."""
+    out_dir = Path(out_dir)
+    lines = [OVERVIEW_HEADER, "|---|---|---|---|---|---|---|"]
+    for frame, name in BASELINE_FILES.items():
+        if (out_dir / name).is_file():
+            pa = json.loads((out_dir / name).read_text())["pa_mpjpe"]
+            lines.append(f"| {ev.BASELINE_NAMES[frame]} (constant) | {pa:.2f} | | | | | |")
+    stage1 = out_dir / "backbone"
+    if (stage1 / STAGE1_METRICS).is_file():
+        pa = json.loads((stage1 / STAGE1_METRICS).read_text())["pa_mpjpe"]
+        att = _overview_attention(pd.DataFrame([_stage1_attention(stage1)]))
+        lines.append(f"| stage 1 (full model, official head) | {pa:.2f} | | {att} |")
+    summary = pd.read_csv(out_dir / "summary.csv")
+    pa = summary[summary["metric"] == "pa_mpjpe"].set_index("variant")
+    att_path = out_dir / "attention_runs.csv"
+    attention = pd.read_csv(att_path) if att_path.is_file() else pd.DataFrame()
+    for variant in [v for v in VARIANTS if v in pa.index]:
+        r = pa.loc[variant]
+        rows = attention[attention["variant"] == variant] if len(attention) else attention
+        lines.append(
+            f"| {variant} (heads, n = {int(r['n'])}) | {r['mean']:.2f} ± {r['std']:.2f} "
+            f"| [{r['ci_low']:.2f}, {r['ci_high']:.2f}] | {_overview_attention(rows)} |"
+        )
+    return "\n".join(lines)
+
+
+def _stage1_attention(folder: Path) -> dict[str, float]:
+    path = folder / ATTENTION_NAME
+    if not path.is_file():
+        return {}
+    return run_attention_row(pd.read_csv(path, dtype={"head": str}))
+
+
+def _overview_attention(rows: pd.DataFrame) -> str:
+    """The four attention cells of the overview ('' where a variant lacks the piece)."""
+    if rows.empty:
+        return " |  |  | "
+
+    def cell(col: str) -> str:
+        return mean_std(rows[col], 2) if col in rows else ""
+
+    fit = cell("fit_ratio")
+    if fit and cell("fit_ratio_background"):
+        fit += f" ({cell('fit_ratio_background')})"
+    return " | ".join([cell("gate_auc"), fit, cell("set_ratio"), cell("gate_graded_hand")])

@@ -40,6 +40,16 @@ def build_model(model_cfg: ModelConfig) -> nn.Module:
     return HandOccNet(model_cfg)
 
 
+def load_trained_model(path: str | Path) -> nn.Module:
+    """A HandOccNet rebuilt from a checkpoint or exported model (its config and weights)."""
+    from handoccnet_lite.engine import checkpoint as ckpt
+
+    state = ckpt.load_checkpoint(path)
+    model = build_model(ckpt.trained_model_config(state))
+    model.load_state_dict(ckpt.float_weights(state["model"]))
+    return model
+
+
 def build_train_dataset(cfg: TrainConfig) -> Dataset:
     """SynthOcc at cfg.data_root (split cfg.train_split), cropped to the model's input size."""
     from handoccnet_lite.data.dataset import AugmentConfig, SynthOccDataset

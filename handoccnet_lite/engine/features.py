@@ -8,15 +8,18 @@ FPN (`FeatureHead`, `head_parameters`) and keeps the backbone's weights (`is_bac
 
 from __future__ import annotations
 
+import json
+from dataclasses import asdict
 from pathlib import Path
 
 import torch
 from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset
 
+from handoccnet_lite.config import ModelConfig
 from handoccnet_lite.engine import checkpoint as ckpt
 from handoccnet_lite.engine.sampling import SeededSamples
-from handoccnet_lite.utils import resolve_device
+from handoccnet_lite.utils import atomic_write_bytes, resolve_device
 
 
 def forward_batch(model: nn.Module, batch: dict[str, Tensor], inputs: str) -> dict[str, Tensor]:
@@ -103,6 +106,7 @@ TARGET_KEYS = (
     "occlusion",
     "index",
     "visible_mask",
+    "occluded_mask",
     "has_mask",
 )
 
@@ -160,3 +164,34 @@ def extract_feature_cache(
             for k in TARGET_KEYS:
                 parts[k].append(batch[k])
     return {k: torch.cat(v) for k, v in parts.items()}
+
+
+# --------------------------------------------------------------------------------------------
+# an adopted stage 1
+# --------------------------------------------------------------------------------------------
+def adopt_stage1(source: str | Path, expected: ModelConfig, dest: Path) -> Path:
+    """Copy a trained full model to `dest` (atomically) as the shared stage 1 of the cached
+    protocol, after checking that its model config is `expected` (the profile's): the head runs
+    build their models from the profile and load the backbone's weights from `dest`."""
+    source = Path(source)
+    if not source.is_file():
+        raise FileNotFoundError(
+            f"The profile's stage 1 {source} does not exist: restore it (git checkout) or train "
+            "one (`handoccnet-lite teach`) and point the profile's `stage1` at it."
+        )
+    state = ckpt.load_checkpoint(source)
+    have, want = asdict(ckpt.trained_model_config(state)), asdict(expected)
+    diff = {k: (have.get(k), v) for k, v in want.items() if have.get(k) != v}
+    if diff:
+        shown = "; ".join(f"{k}: checkpoint {a!r}, profile {b!r}" for k, (a, b) in diff.items())
+        raise ValueError(
+            f"The stage-1 checkpoint {source} was trained with another model config than the "
+            f"profile's ({shown}). Use a checkpoint of the profile's recipe or change the "
+            "profile's `model` overrides to match it."
+        )
+    atomic_write_bytes(dest, source.read_bytes())
+    atomic_write_bytes(
+        dest.with_name("adopted_from.json"),
+        json.dumps({"source": str(source), "step": state.get("step")}, indent=1).encode(),
+    )
+    return dest

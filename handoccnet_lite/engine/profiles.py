@@ -12,6 +12,11 @@ cpu        lite     The full CPU ablation: the lite preset at 64 px (8 x 8 token
                     the recipe of CPU_MODEL_OVERRIDES, no augmentation (SynthOcc's
                     orientations are already uniform); target: beat the mean-pose baseline
                     by >= 40% PA-MPJPE within about 45 minutes.
+teach      lite     The CPU ablation on the bundled official teaching model (128 px, 16 x 16
+                    tokens) as the shared stage 1, adopted rather than trained (`stage1`):
+                    12000 of the teaching runs' 24000 training images, the bundled test split,
+                    6 variants x 5 seeds of head runs, each with the attention measures
+                    (evaluation.attention_stats) beside its accuracy.
 gpu        paper    The full protocol (every variant trains backbone to regressor from
                     scratch on images), the paper's schedule, 3 seeds x 6 variants.
 gpu_gate   paper    About one GPU hour: does FIT's sigmoid gate help? official vs
@@ -35,7 +40,7 @@ from typing import Any, Literal
 
 from handoccnet_lite.config import ModelConfig, preset
 from handoccnet_lite.engine.overrides import apply_overrides
-from handoccnet_lite.utils import DATA_SAMPLES_DIR, REPO_ROOT
+from handoccnet_lite.utils import BUNDLED_CHECKPOINTS, DATA_SAMPLES_DIR, REPO_ROOT
 
 #: The ablation grid (names -> ModelConfig overrides, dotted keys). "official" is the baseline:
 #: the released code's FIT (softmax x sigmoid attention) and SET, 4 heads, depth 2.
@@ -115,6 +120,28 @@ RECIPE_64PX_RUN1_MODEL_OVERRIDES: dict[str, Any] = CPU_MODEL_OVERRIDES | {
     "loss.heatmap_sigma": 1.0,
 }
 PREVIOUS_CPU_MODEL_OVERRIDES: dict[str, Any] = {"mano_init": "identity", "loss.pose": 300.0}
+#: The teaching models' recipe (engine.teach): the 128-px recipe with the cpu profile's
+#: articulation term at 1e4 and 0.5-cell heatmap target, at the lite preset's 128-px input (G = 16).
+TEACH_MODEL_OVERRIDES: dict[str, Any] = RECIPE_128PX_MODEL_OVERRIDES | {
+    "loss.joints_hand": 1e4,
+    "loss.heatmap_sigma": 0.5,
+}
+
+#: Head runs on cached features (cpu and teach profiles): 300 steps of 64.
+CPU_HEAD_TRAIN: dict[str, Any] = {
+    "epochs": 2,  # at most 187 steps per epoch at batch 64: max_steps stops the run first
+    "max_steps": 300,
+    "batch_size": 64,
+    "base_lr": 1e-3,
+    "lr_scaling": "none",
+    "ckpt_every": 50,
+    "tensorboard": False,
+}
+TEACH_ABLATION_COST = (
+    "estimated from one timed head step at 128 px (1 thread, batch 64: official ~1.0 s, "
+    "supplement and no_fit ~0.6 s): 30 head runs of 300 steps, two at a time, about 70 min, "
+    "plus caching 12300 images' features (a few minutes); no stage 1 is trained"
+)
 
 
 @dataclass(frozen=True)
@@ -165,6 +192,9 @@ class Profile:
     # start the backbone from torchvision's ImageNet weights when they are on disk (see
     # model.backbone.find_imagenet_weights; never downloaded), else from random initialisation
     imagenet_start: bool = False
+    # cached protocol: a trained full model (checkpoint path) adopted as the shared stage 1
+    # instead of training one; its model config must be the profile's (engine.features.adopt_stage1)
+    stage1: str = ""
 
 
 #: The gpu profiles' SynthOcc set, rendered at the paper preset's 256 px input (the generator's
@@ -229,21 +259,41 @@ PROFILES: dict[str, Profile] = {
             "ckpt_every": 100,
             "tensorboard": False,
         },
-        head_train={
-            "epochs": 2,  # 187 steps each at batch 64: max_steps stops the run first
-            "max_steps": 300,
-            "batch_size": 64,
-            "base_lr": 1e-3,
-            "lr_scaling": "none",
-            "ckpt_every": 50,
-            "tensorboard": False,
-        },
+        head_train=CPU_HEAD_TRAIN,
         feature_copies=1,
         seeds=(0, 1, 2),
         eval_batch=64,
         min_gain_vs_mean_pose=0.40,
         threads=1,
         parallel_runs=2,
+    ),
+    "teach": Profile(
+        name="teach",
+        preset="lite",
+        protocol="cached",
+        data=DataSpec(
+            root=str(REPO_ROOT / "runs" / "synthocc_teach"),  # the teaching runs' own set
+            n_train=24000,
+            seed=7,
+            image_size=128,
+            max_train=12000,  # 300 head steps x 64 see 19200 items: 1.6 passes over 12000
+            test_root=str(DATA_SAMPLES_DIR / "synthocc"),
+        ),
+        description="The CPU ablation on the bundled official teaching model as the shared "
+        "stage 1 (lite preset, 128 px, 16 x 16 tokens, not retrained): heads of 6 variants x 5 "
+        "seeds on its cached features, with the attention measures of every run.",
+        cost=TEACH_ABLATION_COST,
+        # the bundled model was trained with the embedded hand ("auto" resolves to MANO when
+        # a user supplies MANO_RIGHT.pkl, which would not match its regressor)
+        model=TEACH_MODEL_OVERRIDES | {"hand_model": "synth"},
+        train={"augment": False},  # the cached copy of each training image: un-augmented
+        head_train=CPU_HEAD_TRAIN,
+        feature_copies=1,
+        seeds=(0, 1, 2, 3, 4),
+        eval_batch=64,
+        threads=1,
+        parallel_runs=2,
+        stage1=str(BUNDLED_CHECKPOINTS["official"]),
     ),
     # Its first hour, simulated on the CPU (benchmarks/attention_logits.py, lite preset, bf16
     # autocast, the release's init and lr 1e-4, 200 steps of 8; results/gpu_readiness/): the

@@ -38,19 +38,15 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from handoccnet_lite.engine.profiles import RECIPE_128PX_MODEL_OVERRIDES, VARIANTS
+from handoccnet_lite.engine.profiles import TEACH_MODEL_OVERRIDES, VARIANTS
 from handoccnet_lite.utils import DATA_SAMPLES_DIR, REPO_ROOT
 
 #: The variants the explorer offers a teaching model of.
 TEACH_VARIANTS: tuple[str, ...] = ("official", "supplement")
 
-#: Model recipe: the cpu profile's departures from the release (BatchNorm after the FPN, identity
-#: MANO start, 3D terms at 10, heatmap cross-entropy at 10; engine.profiles), its articulation
-#: term at 1e4 and 0.5-cell heatmap target, at the lite preset's 128-px input (G = 16).
-TEACH_MODEL_OVERRIDES: dict[str, Any] = RECIPE_128PX_MODEL_OVERRIDES | {
-    "loss.joints_hand": 1e4,
-    "loss.heatmap_sigma": 0.5,
-}
+#: Model recipe: TEACH_MODEL_OVERRIDES (engine.profiles): the cpu profile's departures from the
+#: release (BatchNorm after the FPN, identity MANO start, 3D terms at 10, heatmap cross-entropy at
+#: 10), its articulation term at 1e4 and 0.5-cell heatmap target, at 128 px (G = 16).
 
 #: Training settings (TrainConfig fields). lr_gamma 1: constant lr.
 TEACH_TRAIN: dict[str, Any] = {

@@ -338,7 +338,8 @@ def attention_stats(
 ) -> pd.DataFrame:
     """The measures of the module docstring for `model` over `data` (tidy DataFrame, COLUMNS).
 
-    data: a Dataset of INTERFACES.md items (batched `batch_size`, in order) or a DataLoader.
+    data: a Dataset of INTERFACES.md items (batched `batch_size`, in order) or a DataLoader;
+    items with a "feat" key (a cached feature set) enter after the FPN (`forward_features`).
     device: where the model runs (None: where its parameters are). The model runs in eval mode
     under torch.no_grad with return_maps=True; its training mode is restored afterwards.
     """
@@ -355,12 +356,20 @@ def attention_stats(
             for i, batch in enumerate(tqdm(loader, total=total, disable=not progress)):
                 if i >= total:
                     break
-                acc.update(model(batch["image"].to(device), return_maps=True), batch)
+                acc.update(_forward_with_maps(model, batch, device), batch)
     finally:
         model.train(was_training)
     df = acc.frame()
     df.attrs["notes"] += _config_notes(model)
     return df
+
+
+def _forward_with_maps(model: nn.Module, batch: dict[str, Tensor], device: torch.device) -> dict:
+    """The model's output with its maps, from the batch's images or, for items of a cached
+    feature set (engine.features.FeatureDataset: a "feat" key), from its pre-gate features."""
+    if "feat" in batch:
+        return model.forward_features(batch["feat"].to(device), return_maps=True)  # (B, C, G, G)
+    return model(batch["image"].to(device), return_maps=True)  # (B, 3, S, S)
 
 
 def _config_notes(model: nn.Module) -> list[str]:
