@@ -72,7 +72,8 @@ def read_baseline(folder: str | Path, name: str = "mean pose") -> dict[str, floa
     folder = Path(folder)
     path = folder / BASELINE_FILES[name]
     if path.is_file():
-        return {k: float(v) for k, v in json.loads(path.read_text()).items()}
+        record = json.loads(path.read_text())  # metrics, and e.g. the "alignment" protocol
+        return {k: float(v) for k, v in record.items() if isinstance(v, int | float)}
     report = folder / "report.md"
     return parse_baseline_line(report.read_text(), name) if report.is_file() else None
 

@@ -35,12 +35,14 @@
 #
 # Two parts. Section 3 runs a **mini-ablation** right here (quick mode: a few optimiser steps,
 # 2 seeds: a smoke test of the machinery whose numbers mean nothing). Section 4 reads the
-# **committed CPU ablation** in `results/cpu_ablation/` (made by
-# `handoccnet-lite ablate --profile cpu`) when it is there, and draws the conclusions from it.
+# **committed teaching ablation** in `results/teach_ablation/` (made by
+# `handoccnet-lite ablate --profile teach`: the heads of every variant, 5 seeds, on the features
+# of the bundled teaching model of notebooks 03, 07 and 08) when it is there, and draws the
+# conclusions from it, for accuracy (4.1-4.3) and for where attention goes (4.4).
 
 # %% tags=["parameters"]
 PROFILE = "quick"  # "quick": mini-ablation smoke test; "full": gpu profile (cpu without CUDA)
-RESULTS = ""  # empty: the committed results/cpu_ablation/ of the repository
+RESULTS = ""  # empty: the committed results/teach_ablation/ of the repository
 
 # %%
 import dataclasses
@@ -57,6 +59,12 @@ from IPython.display import Image, display
 from handoccnet_lite import narrative, occlusion, stats
 from handoccnet_lite.engine import evaluate as ev
 from handoccnet_lite.engine.ablation import Ablation
+from handoccnet_lite.engine.ablation_attention import (
+    ATTENTION_COLUMNS,
+    attention_report_lines,
+    attention_runs,
+    run_attention_row,
+)
 from handoccnet_lite.engine.ablation_report import HEADLINE, HIGHER_IS_BETTER
 from handoccnet_lite.engine.profiles import (
     BASELINE_VARIANT,
@@ -69,7 +77,7 @@ from handoccnet_lite.tables import DATASET_SYNTHOCC
 from handoccnet_lite.utils import FIGURES_DIR, REPO_ROOT, save_figure
 
 RUNS = Path(os.environ.get("HANDOCCNET_RUNS", REPO_ROOT / "runs"))
-RESULTS_DIR = Path(RESULTS) if RESULTS else REPO_ROOT / "results" / "cpu_ablation"
+RESULTS_DIR = Path(RESULTS) if RESULTS else REPO_ROOT / "results" / "teach_ablation"
 CUDA = torch.cuda.is_available()
 print(f"profile: {PROFILE} | CUDA: {CUDA} | runs folder: {RUNS}")
 print(f"committed results folder: {RESULTS_DIR} (present: {(RESULTS_DIR / 'runs.csv').is_file()})")
@@ -97,7 +105,8 @@ print(pd.Series({k: v or "(none)" for k, v in VARIANTS.items()}, name="overrides
 # ## 2. The protocol and what it costs
 #
 # Training six variants × several seeds end to end is a GPU job. On a CPU the project uses a
-# **budget protocol** ("cached"): the backbone + FPN is trained once (official variant), its
+# **budget protocol** ("cached"): the backbone + FPN is trained once (official variant; the
+# `teach` profile adopts the bundled teaching model instead of training one), its
 # pre-gate feature F is cached for the train set (augmented copies) and the test set, and each
 # variant's gate, FIT, SET and regressor are trained on those cached features. Every variant then
 # shares one backbone, so the comparison is between *heads*, not whole models: a variant that
@@ -105,7 +114,7 @@ print(pd.Series({k: v or "(none)" for k, v in VARIANTS.items()}, name="overrides
 # per variant ("full" protocol). The profiles and their stated costs:
 
 # %%
-for name in ("quick", "cpu", "gpu"):
+for name in ("quick", "cpu", "teach", "gpu"):
     p = get_profile(name)
     print(
         f"{name:>5}: preset {p.preset}, {p.protocol} protocol, seeds {p.seeds}\n"
@@ -118,8 +127,9 @@ for name in ("quick", "cpu", "gpu"):
 # Quick mode shrinks the `quick` profile further so that the whole grid (every variant × 2 seeds,
 # each head trained for a few steps) fits the quick budget; the cell prints the sizes. **This is a
 # smoke test**: it proves the grid runs, resumes and reports; its models are untrained and its
-# differences are noise. Full mode runs the `gpu` profile (the full protocol) when CUDA is there, else the `cpu` profile; both
-# take hours and resume where they stopped. Finished runs are skipped on a rerun.
+# differences are noise. Full mode runs the `gpu` profile (the full protocol) when CUDA is there,
+# else the `teach` profile (about 70 minutes on 2 cores, plus 10 to render its training images
+# on first use); both resume where they stopped. Finished runs are skipped on a rerun.
 
 # %%
 if PROFILE == "quick":
@@ -136,7 +146,7 @@ if PROFILE == "quick":
         eval_batch=32,
     )
 else:
-    profile = get_profile("gpu" if CUDA else "cpu")
+    profile = get_profile("gpu" if CUDA else "teach")
 out_dir = RUNS / "09_ablation" / profile.name
 d = profile.data
 print(
@@ -176,11 +186,13 @@ print(
 )
 
 # %% [markdown]
-# ## 4. The committed CPU ablation
+# ## 4. The committed teaching ablation
 #
-# `results/cpu_ablation/` holds the output of `handoccnet-lite ablate --profile cpu` (lite
-# preset, budget protocol, the seeds and variants printed in section 2) as committed with the
-# repository: `runs.csv` (one row per run), `summary.csv`, `paired.csv`, `report.md`, and possibly `per_sample.csv`.
+# `results/teach_ablation/` holds the output of `handoccnet-lite ablate --profile teach` (lite
+# preset at 128 px, budget protocol on the bundled official teaching model's features, the seeds
+# and variants printed in section 2) as committed with the repository: `runs.csv` (one row per
+# run), `summary.csv`, `paired.csv`, `per_sample.csv`, `attention_runs.csv`, `report.md`. (The
+# earlier 64-px CPU ablation, stage 1 trained in 20 minutes, stays in `results/cpu_ablation/`.)
 # Everything below is recomputed from `runs.csv` with `handoccnet_lite.stats` and checked
 # against the committed `paired.csv`. If the folder is missing, the section says so and draws
 # no conclusion.
@@ -202,11 +214,11 @@ else:
     runs = grid_runs
     print(
         f"No committed results at {RESULTS_DIR} (no runs.csv). Produce them with\n"
-        f"  handoccnet-lite ablate --profile cpu --out {RESULTS_DIR}\n"
+        f"  handoccnet-lite ablate --profile teach --out {RESULTS_DIR}\n"
         "The rest of this section runs on the mini-ablation's smoke-test numbers instead, "
         "and draws NO conclusion from them."
     )
-SOURCE = "committed CPU ablation" if HAVE_RESULTS else "mini-ablation smoke test (meaningless)"
+SOURCE = "committed teaching ablation" if HAVE_RESULTS else "mini-ablation smoke test (meaningless)"
 
 # %% [markdown]
 # ### 4.1 Means over seeds, with 95% intervals
@@ -353,8 +365,8 @@ plt.show()
 #   70 %, three between 30 and 40 %): a mean over one image is not a curve point. Bins with fewer
 #   than `occlusion.MIN_IMAGES_PER_BIN` images are merged with a neighbour, and every bin shows
 #   its number of images.
-# - **Seeds are not images.** The three seeds of a variant score the *same* test images; pooling
-#   them would count each image three times and make the interval about √3 too narrow. Each
+# - **Seeds are not images.** The seeds of a variant score the *same* test images; pooling
+#   them would count each image once per seed and make the interval about √seeds too narrow. Each
 #   image's error is first averaged over the seeds, then the interval is the 95% Student-t
 #   interval over the images of the bin. It measures how well the bin's images pin the mean
 #   down; the seed-to-seed spread is in the tables above.
@@ -393,6 +405,81 @@ if per_sample is not None and {"fit_softmax", BASELINE_VARIANT} <= set(per_sampl
     heavy_pair = stats.paired_comparison(per_run, "fit_softmax", BASELINE_VARIANT, "seed")
     print(f"{SOURCE}; images with occlusion >= {HEAVY:.0%}: {heavy['index'].nunique()} per run")
     print({k: round(v, 3) if isinstance(v, float) else v for k, v in heavy_pair.as_dict().items()})
+
+# %% [markdown]
+# ### 4.4 Where attention goes
+#
+# Two heads can be equally accurate and still route information differently, and with a few
+# seeds a small accuracy difference stays inside the noise. So every run of the grid also
+# measured, on the same test images, the three attention measures of notebook 08
+# (`evaluation.attention_stats`, one number per run in `attention_runs.csv`):
+# (a) the ROC AUC of the spatial gate s against the visible hand; (b) for occluded-hand queries,
+# FIT's softmax mass on visible-hand keys over their token share (1 = no preference), in FIT's
+# block where it is largest, beside the same block's background queries (the control); and
+# (c) the share of FIT gate values g in (0.05, 0.95) over hand queries. A variant without the
+# piece a measure needs has no value (no_fit: no FIT; fit_softmax: no gate g); fit_sigmoid's
+# softmax map is uniform, so its ratio is 1 by construction.
+
+# %%
+att_path = (RESULTS_DIR if HAVE_RESULTS else out_dir) / "attention_runs.csv"
+attention = pd.read_csv(att_path) if att_path.is_file() else attention_runs(out_dir, runs)
+print(f"{SOURCE}; {DATASET_SYNTHOCC} test split; {len(attention)} runs")
+print("\n".join(attention_report_lines(attention)[2:-2]))  # the table, without its title
+stage1_att = (RESULTS_DIR if HAVE_RESULTS else out_dir) / "backbone" / "attention.csv"
+if stage1_att.is_file():
+    s1 = run_attention_row(pd.read_csv(stage1_att, dtype={"head": str}))
+    print(
+        "stage 1 (the teaching model itself, its own heads): "
+        + ", ".join(f"{k} {v:.3f}" for k, v in s1.items() if not np.isnan(v))
+    )
+
+# %%
+PANELS = ("gate_auc", "fit_ratio", "gate_graded_hand")
+fig, axes = plt.subplots(1, len(PANELS), figsize=(12, 3.8))
+for ax, col in zip(axes, PANELS, strict=True):
+    have = attention.dropna(subset=[col])
+    sub_order = [v for v in order if v in set(have["variant"])]
+    sns.stripplot(data=have, x="variant", y=col, order=sub_order, color="tab:blue", size=6,
+                  alpha=0.7, jitter=False, ax=ax)  # fmt: skip
+    means = have.groupby("variant")[col].mean().reindex(sub_order)
+    ax.plot(range(len(sub_order)), means, "k_", ms=22, mew=2, label="mean over seeds")
+    if col == "fit_ratio":
+        control = have.groupby("variant")["fit_ratio_background"].mean().reindex(sub_order)
+        ax.plot(range(len(sub_order)), control, "x", color="tab:red", ms=8,
+                label="background queries (control)")  # fmt: skip
+        ax.axhline(1, color="0.5", lw=1, ls=":")
+        ax.axhline(2, color="tab:green", lw=1, ls="--", label="issue #15 target (2)")
+    if col == "gate_auc":
+        ax.axhline(0.5, color="0.5", lw=1, ls=":")
+        ax.axhline(0.85, color="tab:green", lw=1, ls="--", label="issue #15 target (0.85)")
+    ax.set(xlabel="", ylabel="", title=ATTENTION_COLUMNS[col])
+    ax.tick_params(axis="x", rotation=35)
+    ax.legend(fontsize=7)
+fig.suptitle(f"{SOURCE}: where attention goes, one dot per seed ({DATASET_SYNTHOCC} test split)")
+fig.tight_layout()
+save_figure(fig, "09_ablation_attention")
+plt.show()
+
+# %% [markdown]
+# Paired by seed, as for accuracy: each variant minus `official`, per measure. These measures
+# have no "better" direction; an interval that excludes 0 says the two heads route attention
+# differently, which is what the paper's ablation is about.
+
+# %%
+att_rows = []
+for col in PANELS:
+    for variant in order:
+        have = attention.dropna(subset=[col])
+        if variant == BASELINE_VARIANT or variant not in set(have["variant"]):
+            continue
+        if BASELINE_VARIANT not in set(have["variant"]):
+            continue
+        res = stats.paired_comparison(have, variant, BASELINE_VARIANT, "seed", col,
+                                      lower_is_better=False)  # fmt: skip
+        att_rows.append(res.as_dict())
+att_paired = pd.DataFrame(att_rows)
+for r in att_rows:
+    print(narrative.attention_sentence(r))
 
 # %% [markdown]
 # ## 5. Conclusions, computed
@@ -441,6 +528,13 @@ if heavy_pair is not None and HAVE_RESULTS:
     )
 n_tests = int(paired["value"].isin(CONCLUDE).sum())
 print(narrative.chance_of_false_alarm(n_tests))
+if att_rows:
+    hits = [f"{r['a']} ({narrative.metric_name(r['value'])})" for r in att_rows
+            if narrative.excludes(r["ci_low"], r["ci_high"])]  # fmt: skip
+    print(
+        f"\nWhere attention goes: {len(hits)} of {len(att_rows)} paired differences to official "
+        "have a 95% interval that excludes 0" + (f": {', '.join(hits)}." if hits else ".")
+    )
 run_profile = str(runs["profile"].iloc[0])
 preset_name = get_profile(run_profile).preset if run_profile in PROFILES else profile.preset
 protocol = str(runs["protocol"].iloc[0])
@@ -460,8 +554,11 @@ print(
 #   difference" when that is what the numbers say.
 # - Accuracy by occlusion needs bins with enough images and intervals over images (seeds
 #   averaged per image), not over image × seed records.
-# - The mini-ablation of quick mode is a smoke test; only the committed CPU ablation (or a full
-#   run) can answer the questions, and only for its own setting.
+# - Where attention goes is measured per run too ((a) gate AUC, (b) FIT ratio, (c) graded
+#   gates) and compared in the same paired way: heads can differ in routing while their accuracy
+#   differences stay in the noise.
+# - The mini-ablation of quick mode is a smoke test; only the committed teaching ablation (or a
+#   full run) can answer the questions, and only for its own setting.
 #
 # ## Exercises
 # 1. How many seeds would you need to detect a 0.5 mm PA-MPJPE difference, given the standard

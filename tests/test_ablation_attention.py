@@ -128,3 +128,18 @@ def test_teach_profile_adopts_the_bundled_official_model() -> None:
     state = ckpt.load_checkpoint(prof.stage1)
     assert ckpt.trained_model_config(state) == profile_model_config(prof)
     assert prof.protocol == "cached" and len(prof.seeds) >= 5
+
+
+def test_readmes_show_the_committed_overview() -> None:
+    """README.md and results/teach_ablation/README.md carry the table `ablate --overview` prints
+    from the committed files (paste it again after rerunning the ablation)."""
+    from handoccnet_lite.engine.ablation_report import overview_table
+    from handoccnet_lite.utils import REPO_ROOT
+
+    folder = REPO_ROOT / "results" / "teach_ablation"
+    table = overview_table(folder)
+    for readme in (REPO_ROOT / "README.md", folder / "README.md"):
+        assert table in readme.read_text(), (
+            f"{readme} lacks the current overview: paste the output of "
+            "`handoccnet-lite ablate --out results/teach_ablation --overview`"
+        )

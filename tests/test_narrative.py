@@ -35,6 +35,9 @@ def test_read_baseline_prefers_json_then_report(tmp_path: Path) -> None:
     (tmp_path / "report.md").write_text("# Ablation\n\n" + REPORT_LINE)
     assert narrative.read_baseline(tmp_path)["mpjpe"] == pytest.approx(103.03)
     assert narrative.read_baseline(tmp_path / "missing") is None
+    # a record with the alignment protocol beside its metrics (every results file has one)
+    teach = narrative.read_baseline(ABLATION.parent / "teach_ablation", "mean hand")
+    assert teach["pa_mpjpe"] > 0 and "alignment" not in teach
     with pytest.raises(ValueError, match="mean pose"):
         narrative.read_baseline(tmp_path, "median pose")
 

@@ -10,10 +10,11 @@
 * `features`: the cached-feature protocol (feature heads, backbone keys, the feature cache).
 * `evaluate`: per-sample records, summaries, accuracy vs occlusion, the mean-pose baseline.
 * `overrides`: dotted-key ModelConfig overrides.
-* `profiles`: the quick / cpu / gpu recipes, the ablation grid's variants, what they cost.
+* `profiles`: the quick / cpu / teach / gpu recipes, the ablation grid's variants, what they cost.
 * `profile_data`: a profile's SynthOcc sets (generated when missing, checked when present).
 * `ablation`: the resumable variants x seeds runner and the CPU budget (cached-feature) protocol.
 * `ablation_report`, `ablation_figures`: its tables, report.md and figures.
+* `ablation_attention`: where each run's attention goes (gate AUC, FIT/SET ratio, graded gates).
 
 Submodules import torch; importing this package does not (they load on first attribute access).
 """
@@ -38,6 +39,7 @@ _SUBMODULES = (
     "profile_data",
     "ablation",
     "ablation_report",
+    "ablation_attention",
     "ablation_figures",
 )
 _EXPORTS = {

@@ -31,6 +31,7 @@ from torch import nn
 from torch.utils.data import Dataset
 
 from handoccnet_lite.engine import checkpoint as ckpt
+from handoccnet_lite.engine.profiles import VARIANTS
 from handoccnet_lite.evaluation.attention_stats import HEAD_MEAN, attention_stats
 from handoccnet_lite.utils import resolve_device
 
@@ -123,7 +124,10 @@ def attention_report_lines(table: pd.DataFrame) -> list[str]:
         "| variant | n | " + " | ".join(ATTENTION_COLUMNS.values()) + " |",
         "|---|---|" + "---|" * len(ATTENTION_COLUMNS),
     ]
-    for variant, rows in table.groupby("variant", sort=False):
+    known = [v for v in VARIANTS if v in set(table["variant"])]  # the grid's order
+    order = known + [v for v in table["variant"].unique() if v not in known]
+    for variant in order:
+        rows = table[table["variant"] == variant]
         cells = [mean_std(rows[col]) for col in ATTENTION_COLUMNS]
         lines.append(f"| {variant} | {len(rows)} | " + " | ".join(cells) + " |")
     return [

@@ -219,9 +219,15 @@ def write_report(
             f"Profile `{profile.name}` (preset {profile.preset}), {profile.protocol} "
             "protocol. "
             + (
-                "CPU budget protocol: one backbone + FPN trained once "
-                "(official variant); each variant's gate, FIT, SET and regressor trained on "
-                "its cached pre-gate features."
+                (
+                    "CPU budget protocol: one backbone + FPN trained once (official variant)"
+                    if not profile.stage1
+                    else "CPU budget protocol: one backbone + FPN, adopted from a trained "
+                    f"full model (official variant, `{Path(profile.stage1).name}`; "
+                    "backbone/adopted_from.json)"
+                )
+                + "; each variant's gate, FIT, SET and regressor trained on its cached "
+                "pre-gate features."
                 if profile.protocol == "cached"
                 else "Full protocol: every variant trained end to end."
             ),

@@ -19,7 +19,7 @@ from torch.utils.data import DataLoader, Dataset
 from handoccnet_lite.config import ModelConfig
 from handoccnet_lite.engine import checkpoint as ckpt
 from handoccnet_lite.engine.sampling import SeededSamples
-from handoccnet_lite.utils import atomic_write_bytes, resolve_device
+from handoccnet_lite.utils import REPO_ROOT, atomic_write_bytes, resolve_device
 
 
 def forward_batch(model: nn.Module, batch: dict[str, Tensor], inputs: str) -> dict[str, Tensor]:
@@ -190,8 +190,13 @@ def adopt_stage1(source: str | Path, expected: ModelConfig, dest: Path) -> Path:
             "profile's `model` overrides to match it."
         )
     atomic_write_bytes(dest, source.read_bytes())
-    atomic_write_bytes(
-        dest.with_name("adopted_from.json"),
-        json.dumps({"source": str(source), "step": state.get("step")}, indent=1).encode(),
-    )
+    sidecar = source.with_suffix(".json")  # an exported model's record (steps, evaluation)
+    record = json.loads(sidecar.read_text()) if sidecar.is_file() else {}
+    where = source.resolve()
+    origin = {
+        "source": str(where.relative_to(REPO_ROOT) if where.is_relative_to(REPO_ROOT) else where),
+        "step": state.get("step", record.get("steps")),
+        "trained": record.get("source"),
+    }
+    atomic_write_bytes(dest.with_name("adopted_from.json"), json.dumps(origin, indent=1).encode())
     return dest

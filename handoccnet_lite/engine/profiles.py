@@ -138,9 +138,11 @@ CPU_HEAD_TRAIN: dict[str, Any] = {
     "tensorboard": False,
 }
 TEACH_ABLATION_COST = (
-    "estimated from one timed head step at 128 px (1 thread, batch 64: official ~1.0 s, "
-    "supplement and no_fit ~0.6 s): 30 head runs of 300 steps, two at a time, about 70 min, "
-    "plus caching 12300 images' features (a few minutes); no stage 1 is trained"
+    "measured (2026-12-07, 2-core VM, tests running beside it at times): 68 min in "
+    "timings.json for `ablate --profile teach` (no stage 1 trained; feature cache of 12300 "
+    "images 3.7 min at one thread; 30 head runs of 300 steps x 64, two at a time, 64 min: "
+    "official, fit_softmax and fit_sigmoid 270-325 s each, no_fit, no_set and supplement "
+    "180-240 s) plus about 10 min to render the 24000 training images on first use"
 )
 
 
