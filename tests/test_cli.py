@@ -124,6 +124,7 @@ def test_tiny_train_eval_demo_tables(tmp_path: Path, capsys: pytest.CaptureFixtu
     )
     text = capsys.readouterr().out
     assert "mean pose" in text and "PA-MPJPE by occlusion level" in text and csv.is_file()
+    assert "t-interval over images; bins of >= " in text  # occlusion.occlusion_table's bins
     assert main(["demo", "--run", str(run), "--out", str(tmp_path / "demo")]) == 0
     obj = (tmp_path / "demo" / "mesh.obj").read_text().splitlines()
     assert sum(line.startswith("v ") for line in obj) > 100 and any(

@@ -68,11 +68,7 @@ def cmd_eval(a: argparse.Namespace) -> int:
     cols = ["method", "n", "pa_mpjpe", "mpjpe", "pa_mpvpe", "f5", "f15", "pred_spread", "gt_spread"]
     print(f"SynthOcc {a.split} ({len(data)} samples; errors in mm):")
     print(ev.summary_table(df, "method")[cols].round(3).to_string(index=False))
-    curve = ev.occlusion_curve(df, "pa_mpjpe", by="method")
-    print("\nPA-MPJPE by occlusion level:")
-    print(
-        curve.pivot(index="occlusion_bin", columns="method", values="pa_mpjpe").round(2).to_string()
-    )
+    print_occlusion_table(df)
     if a.figure:
         from handoccnet_lite.utils import save_figure
 
@@ -80,3 +76,26 @@ def cmd_eval(a: argparse.Namespace) -> int:
         print(f"figure: {save_figure(fig, Path(a.figure).name, Path(a.figure).parent)}")
     print(f"per-sample records: {out}")
     return 0
+
+
+def print_occlusion_table(df: Any) -> None:
+    """PA-MPJPE per occlusion bin and method: bins merged until each holds enough images, the
+    mean with its 95% t-interval over images (occlusion.occlusion_table, as notebook 09)."""
+    from handoccnet_lite import occlusion
+
+    table = occlusion.occlusion_table(df, "pa_mpjpe", by="method")
+    if table.empty:
+        print("\nPA-MPJPE by occlusion level: no image with a known occlusion fraction.")
+        return
+    cells = table.assign(
+        cell=[
+            f"{m:.2f} [{lo:.2f}, {hi:.2f}]"
+            for m, lo, hi in zip(table["mean"], table["ci_low"], table["ci_high"], strict=True)
+        ]
+    )
+    wide = cells.pivot(index="occlusion_bin", columns="method", values="cell")
+    wide.insert(
+        0, "images", table.drop_duplicates("occlusion_bin").set_index("occlusion_bin")["n_images"]
+    )
+    print(f"\nPA-MPJPE by occlusion level (mm; {occlusion.interval_note(table)}):")
+    print(wide.to_string())
