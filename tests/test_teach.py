@@ -51,6 +51,8 @@ def test_chunks_snapshot_and_continue_from_the_committed_snapshot(tmp_path) -> N
     assert snap["storage_dtype"] == "float16" and snap["evaluation"]["step"] == 2
     saved = torch.load(plan.snapshot_dir / "model.pt", weights_only=False)
     assert all(v.dtype != torch.float32 for v in saved["model"].values())
+    config = json.loads((plan.snapshot_dir / "config.json").read_text())
+    assert config["data_root"] == "data_samples/synthocc"  # committed files name no machine
 
     # a stopped run resumes from runs/ (same segment, optimizer state kept)
     teach(plan, max_steps=3)

@@ -44,9 +44,7 @@ from handoccnet_lite.utils import DATA_SAMPLES_DIR, REPO_ROOT
 #: The variants the explorer offers a teaching model of.
 TEACH_VARIANTS: tuple[str, ...] = ("official", "supplement")
 
-#: Model recipe: TEACH_MODEL_OVERRIDES (engine.profiles): the cpu profile's departures from the
-#: release (BatchNorm after the FPN, identity MANO start, 3D terms at 10, heatmap cross-entropy at
-#: 10), its articulation term at 1e4 and 0.5-cell heatmap target, at 128 px (G = 16).
+#: Model recipe: engine.profiles.TEACH_MODEL_OVERRIDES (the cpu recipe at 128 px, G = 16).
 
 #: Training settings (TrainConfig fields). lr_gamma 1: constant lr.
 TEACH_TRAIN: dict[str, Any] = {
@@ -299,7 +297,8 @@ def snapshot(plan: TeachPlan, state: dict[str, Any], row: dict[str, Any]) -> Pat
     export_model(plan.run_dir / "checkpoint.pt", out / SNAPSHOT_NAME, note=note, evaluation=row)
     seg = len(state["segments"]) - 1
     shutil.copyfile(plan.run_dir / "log.csv", out / f"log_segment{seg}.csv")
-    shutil.copyfile(plan.run_dir / "config.json", out / "config.json")
+    config = json.loads((plan.run_dir / "config.json").read_text())
+    _write_json(out / "config.json", repo_relative_tree(config))
     _write_json(out / STATE_NAME, state)
     _write_json(out / "plan.json", {k: _repo_relative(v) for k, v in asdict(plan).items()})
     return out
@@ -310,6 +309,15 @@ def _repo_relative(value: Any) -> Any:
     if isinstance(value, str) and value.startswith(str(REPO_ROOT) + "/"):
         return value[len(str(REPO_ROOT)) + 1 :]
     return value
+
+
+def repo_relative_tree(obj: Any) -> Any:
+    """`_repo_relative` applied to every string of nested dicts and lists (a run's config)."""
+    if isinstance(obj, dict):
+        return {k: repo_relative_tree(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [repo_relative_tree(v) for v in obj]
+    return _repo_relative(obj)
 
 
 def append_curve(plan: TeachPlan, row: dict[str, Any]) -> None:
