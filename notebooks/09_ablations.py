@@ -468,16 +468,14 @@ plt.show()
 # %%
 att_rows = []
 for col in PANELS:
-    for variant in order:
-        have = attention.dropna(subset=[col])
-        if variant == BASELINE_VARIANT or variant not in set(have["variant"]):
-            continue
-        if BASELINE_VARIANT not in set(have["variant"]):
-            continue
+    have = attention.dropna(subset=[col])  # the runs whose variant has this piece
+    present = set(have["variant"])
+    if BASELINE_VARIANT not in present:
+        continue
+    for variant in [v for v in order if v in present and v != BASELINE_VARIANT]:
         res = stats.paired_comparison(have, variant, BASELINE_VARIANT, "seed", col,
                                       lower_is_better=False)  # fmt: skip
         att_rows.append(res.as_dict())
-att_paired = pd.DataFrame(att_rows)
 for r in att_rows:
     print(narrative.attention_sentence(r))
 
