@@ -218,3 +218,20 @@ def save_figure(fig, name: str, folder: str | Path | None = None, dpi: int = 120
     else:
         raise TypeError(f"save_figure expects a matplotlib or plotly figure, got {type(fig)!r}.")
     return path
+
+
+def repo_relative(value: Any) -> Any:
+    """A path inside the repository as a repo-relative string (committed files name no
+    machine); anything else unchanged."""
+    if isinstance(value, str) and value.startswith(str(REPO_ROOT) + "/"):
+        return value[len(str(REPO_ROOT)) + 1 :]
+    return value
+
+
+def repo_relative_tree(obj: Any) -> Any:
+    """`repo_relative` applied to every string of nested dicts and lists (a run's config)."""
+    if isinstance(obj, dict):
+        return {k: repo_relative_tree(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [repo_relative_tree(v) for v in obj]
+    return repo_relative(obj)

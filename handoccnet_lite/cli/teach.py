@@ -9,7 +9,7 @@ from handoccnet_lite.cli.common import PROG, subparser
 
 
 def register(sub: Any) -> None:
-    from handoccnet_lite.engine.teach import TEACH_VARIANTS, VIEWPOINTS, TeachPlan
+    from handoccnet_lite.engine.teach import STARTS, TEACH_VARIANTS, VIEWPOINTS, TeachPlan
 
     p = subparser(
         sub,
@@ -29,6 +29,7 @@ def register(sub: Any) -> None:
         f"  {PROG} teach --variant supplement --hours 2\n"
         f"  {PROG} teach --variant official --hours 1 --lr 1e-4  # a decay phase\n"
         f"  {PROG} teach --variant official --viewpoint upright --hours 1  # fingers-up crops\n"
+        f"  {PROG} teach --variant official --start dense --hours 2  # pre-trained backbone\n"
         f"  {PROG} teach --variant official --bundle     # -> data_samples/checkpoints/\n"
         f"  {PROG} teach --plot                            # results/teach/curves.png\n",
     )
@@ -47,6 +48,16 @@ def register(sub: Any) -> None:
         "--viewpoint", default=TeachPlan.viewpoint, choices=list(VIEWPOINTS),
         help="uniform: SynthOcc's orientations; upright: crops turned fingers-up +- N(0, 30 deg) "
         "(own folders, results/teach/<variant>-upright; also scored on the upright test view)",
+    )  # fmt: skip
+    p.add_argument(
+        "--start", default=TeachPlan.start, choices=list(STARTS),
+        help="a new run's backbone: random weights (the recipe) or dense: first pre-trained at "
+        "64 px on the renderer's 2D heatmaps and hand masks (engine.pretrain, about 11 min on "
+        "one core; own folders, results/teach/<variant>-dense)",
+    )  # fmt: skip
+    p.add_argument(
+        "--pretrain-images", type=int, default=TeachPlan.pretrain_images,
+        help="with --start dense: images of the 64-px pre-training",
     )  # fmt: skip
     p.add_argument("--threads", type=int, default=TeachPlan.threads, help="torch CPU threads")
     p.add_argument("--data", default=TeachPlan.data_root, help="SynthOcc root with a train split")
@@ -72,6 +83,8 @@ def cmd_teach(a: argparse.Namespace) -> int:
         data_root=a.data,
         lr=a.lr,
         viewpoint=a.viewpoint,
+        start=a.start,
+        pretrain_images=a.pretrain_images,
     )
     if a.bundle:
         print(bundle(a.variant, a.source or None))

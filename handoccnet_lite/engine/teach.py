@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from handoccnet_lite.engine.profiles import TEACH_MODEL_OVERRIDES, VARIANTS
-from handoccnet_lite.utils import DATA_SAMPLES_DIR, REPO_ROOT
+from handoccnet_lite.utils import DATA_SAMPLES_DIR, REPO_ROOT, repo_relative, repo_relative_tree
 
 #: The variants the explorer offers a teaching model of.
 TEACH_VARIANTS: tuple[str, ...] = ("official", "supplement")
@@ -62,6 +62,9 @@ TEACH_TRAIN: dict[str, Any] = {
 #: The data's viewpoint options: SynthOcc's own (uniform on SO(3)) and "upright" (the crop turns
 #: the hand fingers-up, then N(0, 30 deg) clipped to +- 60 deg; data.dataset.AugmentConfig).
 VIEWPOINTS: dict[str, float | None] = {"uniform": None, "upright": 30.0}
+#: How a new run's backbone starts: random weights (the recipe), or dense pre-training at 64 px
+#: (engine.pretrain; trials T6, T8). A run of another start has its own folders.
+STARTS: tuple[str, ...] = ("random", "dense")
 
 CURVE_NAME = "curve.csv"
 STATE_NAME = "teach_state.json"
@@ -81,6 +84,8 @@ class TeachPlan:
     chunk_steps: int = 250  # steps between evaluations and snapshots
     lr: float | None = None  # the phase's constant Adam lr; None: the last phase's (new run: 1e-3)
     viewpoint: str = "uniform"  # VIEWPOINTS; a run of another viewpoint has its own folders
+    start: str = "random"  # STARTS
+    pretrain_images: int = 64_000  # start "dense": images of the 64-px pre-training
     threads: int = 1
     seed: int = 0
     eval_batch: int = 50
@@ -95,13 +100,17 @@ class TeachPlan:
             raise ValueError(
                 f"viewpoint must be one of {list(VIEWPOINTS)}, got {self.viewpoint!r}."
             )
+        if self.start not in STARTS:
+            raise ValueError(f"start must be one of {list(STARTS)}, got {self.start!r}.")
         if self.lr is not None and not 0 < self.lr < 1:
             raise ValueError(f"lr must be in (0, 1), e.g. 1e-3 or 1e-4; got {self.lr}.")
 
     @property
     def name(self) -> str:
-        """The run's folder name: the variant, with the viewpoint when it is not uniform."""
-        return self.variant if self.viewpoint == "uniform" else f"{self.variant}-{self.viewpoint}"
+        """The run's folder name: the variant, then the viewpoint and start when not the default."""
+        pairs = ((self.viewpoint, "uniform"), (self.start, "random"))
+        extra = [v for v, default in pairs if v != default]
+        return "-".join([self.variant, *extra])
 
     @property
     def run_dir(self) -> Path:
@@ -276,9 +285,15 @@ def _start_segment(plan: TeachPlan, cfg: Any, state: dict[str, Any]) -> tuple[An
         seg["started"] = _now()
         state["segments"].append(seg)
         return cfg.replace(init_from=str(snapshot)), False, state["steps"]
-    state["segments"] = [
-        {"offset": 0, "lr": plan.lr, "source": "random initialisation", "started": _now()}
-    ]
+    source = "random initialisation"
+    if plan.start == "dense":  # engine.pretrain: resumable; its curve is kept beside the snapshot
+        from handoccnet_lite.engine.pretrain import pretrained_start
+
+        folder = plan.run_dir.with_name(f"{plan.name}.pretrain")
+        args = (plan.data_root, plan.test_root, folder, plan.snapshot_dir)
+        weights, source = pretrained_start(cfg.model, plan.pretrain_images, plan.eval_max, *args)
+        cfg = cfg.replace(init_from=str(weights))
+    state["segments"] = [{"offset": 0, "lr": plan.lr, "source": source, "started": _now()}]
     return cfg, False, 0
 
 
@@ -300,24 +315,8 @@ def snapshot(plan: TeachPlan, state: dict[str, Any], row: dict[str, Any]) -> Pat
     config = json.loads((plan.run_dir / "config.json").read_text())
     _write_json(out / "config.json", repo_relative_tree(config))
     _write_json(out / STATE_NAME, state)
-    _write_json(out / "plan.json", {k: _repo_relative(v) for k, v in asdict(plan).items()})
+    _write_json(out / "plan.json", {k: repo_relative(v) for k, v in asdict(plan).items()})
     return out
-
-
-def _repo_relative(value: Any) -> Any:
-    """Paths inside the repository as repo-relative strings (committed files name no machine)."""
-    if isinstance(value, str) and value.startswith(str(REPO_ROOT) + "/"):
-        return value[len(str(REPO_ROOT)) + 1 :]
-    return value
-
-
-def repo_relative_tree(obj: Any) -> Any:
-    """`_repo_relative` applied to every string of nested dicts and lists (a run's config)."""
-    if isinstance(obj, dict):
-        return {k: repo_relative_tree(v) for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [repo_relative_tree(v) for v in obj]
-    return _repo_relative(obj)
 
 
 def append_curve(plan: TeachPlan, row: dict[str, Any]) -> None:

@@ -12,10 +12,9 @@ from handoccnet_lite.engine.teach import (
     SNAPSHOT_NAME,
     VIEWPOINTS,
     TeachPlan,
-    _repo_relative,
     _write_json,
 )
-from handoccnet_lite.utils import REPO_ROOT
+from handoccnet_lite.utils import REPO_ROOT, repo_relative
 
 #: The constant baselines on the same 300 test images (PA-MPJPE is independent of the input
 #: size): the mean pose and the mean hand of the 128-px cpu ablation (results/cpu_ablation).
@@ -48,12 +47,12 @@ def bundle(variant: str, source: str | Path | None = None) -> Path:
     info = {
         "model_config": state["model_config"],
         "storage_dtype": state.get("storage_dtype", "float16"),
-        "source": _repo_relative(str(src.resolve())),
+        "source": repo_relative(str(src.resolve())),
         "steps": step,
         "note": f"teaching model ({variant}) at step {step}, trained by `handoccnet-lite teach "
         f"--variant {variant}` (results/teach/README.md) and bundled by `handoccnet-lite teach "
         f"--variant {variant} --bundle`; evaluation on the SynthOcc test split (synthetic, 300 "
-        f"images), constant baselines from {_repo_relative(str(BASELINES_DIR))}",
+        f"images), constant baselines from {repo_relative(str(BASELINES_DIR))}",
         "evaluation": evaluation,
     }
     _write_json(dst.with_suffix(".json"), info)

@@ -11,7 +11,8 @@ process CPU seconds spent so far, in `<out>/curve.csv`. Resumable: rerun the sam
 
     python results/teach/trials/batch_size.py --batch 8 --out runs/teach_trials/batch8
     python results/teach/trials/batch_size.py --batch 32 --out runs/teach_trials/batch32
-    python results/teach/trials/batch_size.py --batch 8 --lr 5e-4 --out runs/teach_trials/batch8_lr5e-4
+    python results/teach/trials/batch_size.py --batch 8 --lr 5e-4 \
+        --out runs/teach_trials/batch8_lr5e-4
 """
 
 from __future__ import annotations
@@ -40,32 +41,39 @@ def main() -> None:
     p.add_argument("--out", default="runs/teach_trials/batch8")
     a = p.parse_args()
     torch.set_num_threads(1)
-    out = Path(a.out)
+    base = teach_train_config(TeachPlan()).replace(batch_size=a.batch, base_lr=a.lr)
+    run_curve(base, Path(a.out), a.images, a.every, {"batch": a.batch, "lr": a.lr})
+
+
+def run_curve(base, out: Path, images: int, every: int, labels: dict) -> None:
+    """Train `base` (a TrainConfig) from random weights to `images` images, resumably, and append
+    the 2D test error and the process CPU seconds so far every `every` images to out/curve.csv."""
     curve = out / "curve.csv"
     done = list(csv.DictReader(curve.open())) if curve.is_file() else []
     cpu0 = float(done[-1]["cpu_seconds"]) if done else 0.0
-    plan = TeachPlan()
-    test = None
-    for images in range(a.every, a.images + 1, a.every):
-        if any(int(r["images"]) == images for r in done):
+    test = SynthOccDataset(DATA_SAMPLES_DIR / "synthocc", "test", base.model.input_size)
+    for seen in range(every, images + 1, every):
+        if any(int(r["images"]) == seen for r in done):
             continue
-        steps = images // a.batch
-        cfg = teach_train_config(plan).replace(
-            batch_size=a.batch, base_lr=a.lr, max_steps=steps, progress=False
-        )
+        steps = seen // base.batch_size
+        cfg = base.replace(max_steps=steps, progress=False)
         start = time.process_time()
         model = train(cfg, out / "run", resume=has_checkpoint(out / "run")).model.eval()
         cpu0 += time.process_time() - start
-        test = test or SynthOccDataset(DATA_SAMPLES_DIR / "synthocc", "test", model.cfg.input_size)
-        row = {"batch": a.batch, "lr": a.lr, "images": images, "steps": steps,
-               "cpu_seconds": round(cpu0, 1), "rms_2d": round(rms_2d(model, test, 300), 4)}  # fmt: skip
+        row = labels | {"images": seen, "steps": steps, "cpu_seconds": round(cpu0, 1),
+                        "rms_2d": round(rms_2d(model, test, 300), 4)}  # fmt: skip
         print(row, flush=True)
-        new = not curve.is_file()
-        with curve.open("a", newline="") as f:
-            w = csv.DictWriter(f, fieldnames=list(row))
-            if new:
-                w.writeheader()
-            w.writerow(row)
+        append_row(curve, row)
+
+
+def append_row(curve: Path, row: dict) -> None:
+    """Append one row to a CSV curve, writing the header when the file is new."""
+    new = not curve.is_file()
+    with curve.open("a", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(row))
+        if new:
+            w.writeheader()
+        w.writerow(row)
 
 
 if __name__ == "__main__":
