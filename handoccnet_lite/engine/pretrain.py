@@ -11,11 +11,16 @@ first through a *short* path, a 1x1 convolution on its feature F:
 - one hand-mask channel, trained with binary cross-entropy against the hand's (visible + hidden)
   share of each cell.
 
-Measured (results/teach/trials, trials T6 and T8, SynthOcc, synthetic): through this path the
+Measured (results/teach/trials: T6, T8, D6; SynthOcc, synthetic). Through this path the
 backbone's own 2D error falls faster per CPU-second than the full model's, and at 64 px (images
-cost a quarter of 128-px ones) about as fast per image as at 128 px, so pre-training happens at
-64 px; only the trunk and FPN weights go on (`backbone.pt`), which `TrainConfig.init_from` loads
-into the full model at its own input size (convolutions and BatchNorm do not depend on it).
+cost a quarter of 128-px ones) about as fast per image as at 128 px: 0.114 (crop sides, RMS)
+after 64000 images in 11 CPU-minutes, which is why the default pre-trains at 64 px. Only the trunk
+and FPN weights go on (`backbone.pt`), which `TrainConfig.init_from` loads into the full model
+at any input size. But the features are tied to their scale (D6: the 64-px backbone scores 0.168
+at 128 px), so a 128-px model relearns much of it: in T8 the full model started from it led the
+recipe per image (0.123 against 0.142 after 16000 images) but only by about 0.005 at equal CPU
+seconds, pre-training included. `PretrainPlan.input_size` = the model's own size avoids the
+mismatch at four times the cost (T6).
 
 Resumable: the state (weights, Adam, images seen, CPU seconds) is written atomically after every
 chunk of `every` images, with a row of ``pretrain_curve.csv`` (2D error on the test split).
