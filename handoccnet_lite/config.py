@@ -90,6 +90,7 @@ MANO_INITS: tuple[str, ...] = ("release", "identity")
 FEATURE_NORMS: tuple[str, ...] = ("none", "batch")
 POSE_CONVENTIONS: tuple[str, ...] = ("flat", "mean")
 FEATURE_STRIDE = 8  # P2 has stride 4 and is average-pooled 2x: grid G = input_size / 8
+FEATURE_STRIDES: tuple[int, ...] = (8, 4)  # ModelConfig.feature_stride: the release's, or P2 as is
 
 
 @dataclass(frozen=True)
@@ -112,7 +113,11 @@ class ModelConfig:
     backbone_stages: int = 4  # ResNet stages feeding the FPN: 4 = C2..C5 (release), 3 = C2..C4
     input_size: int = 256
     feat_dim: int = 256  # FPN / gate / FIT / SET channels C
-    grid: int = 32  # token grid side G = input_size / 8
+    grid: int = 32  # token grid side G = input_size / feature_stride
+    # The feature F's stride: 8 (the release: the FPN's P2, stride 4, average-pooled 2x) or 4 (not
+    # in the release: P2 as is, so a 64-px input gives the 16 x 16 tokens of a 128-px one at about
+    # 0.6x the CPU per image; results/teach/trials T11)
+    feature_stride: int = FEATURE_STRIDE
     use_fit: bool = True  # False: SET receives the primary feature F_P
     use_set: bool = True  # False: identity
     fit: TransformerConfig = field(default_factory=TransformerConfig)
@@ -154,7 +159,7 @@ class ModelConfig:
 
     def resized(self, input_size: int) -> ModelConfig:
         """The same model for another input size: grid and the transformers' grids follow."""
-        grid = input_size // FEATURE_STRIDE
+        grid = input_size // self.feature_stride
         return self.replace(
             input_size=input_size,
             grid=grid,
@@ -220,12 +225,20 @@ def _check_stages(cfg: ModelConfig) -> None:
 
 
 def _check_sizes(cfg: ModelConfig) -> None:
-    """grid = input_size / 8, power of two, deep enough for the hourglass and the encoder."""
-    if cfg.input_size % FEATURE_STRIDE or cfg.grid * FEATURE_STRIDE != cfg.input_size:
+    """grid = input_size / feature_stride, power of two, deep enough for the hourglass and the
+    encoder."""
+    stride = cfg.feature_stride
+    if stride not in FEATURE_STRIDES:
+        raise ValueError(
+            f"ModelConfig.feature_stride={stride!r} is not supported; use 8 (the release: P2 "
+            "pooled 2x) or 4 (P2 as is)."
+        )
+    if cfg.input_size % stride or cfg.grid * stride != cfg.input_size:
+        how = "P2 (stride 4) pooled 2x" if stride == 8 else "P2 (stride 4)"
         raise ValueError(
             f"ModelConfig: grid={cfg.grid} does not match input_size={cfg.input_size}; the "
-            f"feature is P2 (stride 4) pooled 2x, so grid must be input_size / {FEATURE_STRIDE}. "
-            f"Use cfg.resized({cfg.input_size}) or an input size that is a multiple of 8."
+            f"feature is {how}, so grid must be input_size / {stride}. "
+            f"Use cfg.resized({cfg.input_size}) or an input size that is a multiple of {stride}."
         )
     if cfg.grid < 4 or cfg.grid & (cfg.grid - 1):
         raise ValueError(

@@ -79,6 +79,10 @@ def test_pretrain_writes_backbone_weights_the_full_model_loads_and_resumes(tmp_p
     pretrain_backbone(cfg, PretrainPlan(input_size=64, images=96, every=32, eval_max=8),
                       SAMPLES, SAMPLES, tmp_path)  # fmt: skip
     assert list(pd.read_csv(tmp_path / CURVE_NAME)["images"]) == [32, 64, 96]
+    # a state of another input size is refused: the features are tied to their scale
+    with pytest.raises(ValueError, match="pre-trained at input size 64"):
+        pretrain_backbone(cfg, PretrainPlan(input_size=32, images=128, every=32), SAMPLES,
+                          SAMPLES, tmp_path)  # fmt: skip
 
 
 def test_backbone_config_fits_a_smaller_grid_and_plans_are_checked() -> None:

@@ -9,7 +9,7 @@ from handoccnet_lite.cli.common import PROG, subparser
 
 
 def register(sub: Any) -> None:
-    from handoccnet_lite.engine.teach import STARTS, TEACH_VARIANTS, VIEWPOINTS, TeachPlan
+    from handoccnet_lite.engine.teach import INPUTS, STARTS, TEACH_VARIANTS, VIEWPOINTS, TeachPlan
 
     p = subparser(
         sub,
@@ -30,6 +30,7 @@ def register(sub: Any) -> None:
         f"  {PROG} teach --variant official --hours 1 --lr 1e-4  # a decay phase\n"
         f"  {PROG} teach --variant official --viewpoint upright --hours 1  # fingers-up crops\n"
         f"  {PROG} teach --variant official --start dense --hours 2  # pre-trained backbone\n"
+        f"  {PROG} teach --variant official --input 64 --start dense --hours 2  # 64 px, stride 4\n"
         f"  {PROG} teach --variant official --bundle     # -> data_samples/checkpoints/\n"
         f"  {PROG} teach --plot                            # results/teach/curves.png\n",
     )
@@ -59,6 +60,12 @@ def register(sub: Any) -> None:
         "--pretrain-images", type=int, default=TeachPlan.pretrain_images,
         help="with --start dense: images of the 64-px pre-training",
     )  # fmt: skip
+    p.add_argument(
+        "--input", type=int, default=TeachPlan.input_size, choices=list(INPUTS),
+        help="input size; 16 x 16 tokens either way: 128 px with the release's feature stride 8, "
+        "or 64 px with stride 4 (the FPN's P2 unpooled: about 0.6x the CPU per image; own "
+        "folders, results/teach/<variant>-64px)",
+    )  # fmt: skip
     p.add_argument("--threads", type=int, default=TeachPlan.threads, help="torch CPU threads")
     p.add_argument("--data", default=TeachPlan.data_root, help="SynthOcc root with a train split")
     p.add_argument("--plot", action="store_true", help="only draw results/teach/curves.png")
@@ -85,6 +92,7 @@ def cmd_teach(a: argparse.Namespace) -> int:
         viewpoint=a.viewpoint,
         start=a.start,
         pretrain_images=a.pretrain_images,
+        input_size=a.input,
     )
     if a.bundle:
         print(bundle(a.variant, a.source or None))

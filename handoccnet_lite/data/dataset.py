@@ -56,6 +56,9 @@ class AugmentConfig:
     #: most third-person and egocentric capture), an assumption of this project; no published
     #: statistic was fitted. Out-of-plane views stay SynthOcc's.
     upright_sigma_deg: float | None = None
+    #: Side in pixels of the cells the hand masks are averaged over (visible_mask, occluded_mask):
+    #: the model's feature stride (ModelConfig.feature_stride), so the maps match its token grid.
+    feature_stride: int = FEATURE_STRIDE
 
 
 def upright_angle(joints_2d: np.ndarray, sigma_deg: float, rng: np.random.Generator) -> float:
@@ -134,26 +137,30 @@ def _has_hand_masks(raw: dict[str, Any]) -> bool:
     return raw.get("hand_mask") is not None and raw.get("occlusion_mask") is not None
 
 
-def visible_hand_cells(raw: dict[str, Any], A: np.ndarray, size: int) -> tuple[np.ndarray, float]:
+def visible_hand_cells(
+    raw: dict[str, Any], A: np.ndarray, size: int, stride: int = FEATURE_STRIDE
+) -> tuple[np.ndarray, float]:
     """The visible hand (hand_mask minus occlusion_mask) warped into the crop and averaged over
-    cells of FEATURE_STRIDE pixels: (size / 8, size / 8) fractions in [0, 1], plus has_mask
+    cells of `stride` pixels: (size / stride, size / stride) fractions in [0, 1], plus has_mask
     (0 with an all-zero map when the record has no masks, as real datasets)."""
     if not _has_hand_masks(raw):
-        cells = size // FEATURE_STRIDE
+        cells = size // stride
         return np.zeros((cells, cells), np.float32), 0.0
     visible = raw["hand_mask"] & ~raw["occlusion_mask"]
-    return mask_cell_fractions(visible, A, size, FEATURE_STRIDE), 1.0
+    return mask_cell_fractions(visible, A, size, stride), 1.0
 
 
-def occluded_hand_cells(raw: dict[str, Any], A: np.ndarray, size: int) -> tuple[np.ndarray, float]:
+def occluded_hand_cells(
+    raw: dict[str, Any], A: np.ndarray, size: int, stride: int = FEATURE_STRIDE
+) -> tuple[np.ndarray, float]:
     """The hidden hand (occlusion_mask: hand pixels an object hides) warped and pooled exactly as
-    `visible_hand_cells`: (size / 8, size / 8) fractions in [0, 1], plus has_mask (0 with an
-    all-zero map when the record has no masks). Per cell, visible + occluded = hand fraction."""
+    `visible_hand_cells`: (size / stride, size / stride) fractions in [0, 1], plus has_mask (0
+    with an all-zero map when the record has no masks). Per cell, visible + occluded = hand."""
     if not _has_hand_masks(raw):
-        cells = size // FEATURE_STRIDE
+        cells = size // stride
         return np.zeros((cells, cells), np.float32), 0.0
     hidden = raw["hand_mask"] & raw["occlusion_mask"]  # occlusion_mask is a subset of hand_mask
-    return mask_cell_fractions(hidden, A, size, FEATURE_STRIDE), 1.0
+    return mask_cell_fractions(hidden, A, size, stride), 1.0
 
 
 def augment_sample(
@@ -177,8 +184,8 @@ def augment_sample(
     j2d = np.asarray(raw["joints_2d"], np.float64)
     joints_img = (j2d @ A[:, :2].T + A[:, 2] + 0.5) / S  # (21, 2)
     f32 = lambda x: torch.as_tensor(np.asarray(x, np.float32))
-    visible, has_mask = visible_hand_cells(raw, A, S)
-    occluded, _ = occluded_hand_cells(raw, A, S)
+    visible, has_mask = visible_hand_cells(raw, A, S, cfg.feature_stride)
+    occluded, _ = occluded_hand_cells(raw, A, S, cfg.feature_stride)
     return {
         "image": torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1))),  # (3, S, S)
         "joints_img": f32(joints_img),
@@ -191,8 +198,8 @@ def augment_sample(
         "occlusion": f32(raw["occlusion"]),
         "index": torch.tensor(int(raw["index"]), dtype=torch.int64),
         "K": f32(crop_intrinsics(np.asarray(raw["K"], np.float64), A, rot)),
-        "visible_mask": f32(visible),  # (S/8, S/8) visible-hand fraction per feature cell
-        "occluded_mask": f32(occluded),  # (S/8, S/8) hidden-hand fraction per feature cell
+        "visible_mask": f32(visible),  # (G, G) visible-hand fraction per feature cell, G = S/stride
+        "occluded_mask": f32(occluded),  # (G, G) hidden-hand fraction per feature cell
         "has_mask": f32(has_mask),
     }
 
@@ -254,6 +261,7 @@ class SynthOccDataset(Dataset):
         cache_shards: int = 2,
         mano_dir: str | None = None,
         aug: AugmentConfig | None = None,
+        feature_stride: int = FEATURE_STRIDE,
     ) -> None:
         self.folder = Path(root) / split
         if not (self.folder / "manifest.json").is_file():
@@ -262,7 +270,9 @@ class SynthOccDataset(Dataset):
                 "exist.\n" + EXPECTED_TREE.format(root=root, split=split)
             )
         self.manifest = read_manifest(self.folder)
-        self.cfg = aug or AugmentConfig(input_size=input_size, augment=augment)
+        self.cfg = aug or AugmentConfig(
+            input_size=input_size, augment=augment, feature_stride=feature_stride
+        )
         self.seed, self.epoch, self.cache_shards, self.mano_dir = seed, 0, cache_shards, mano_dir
         self._starts = np.cumsum([0] + [s["count"] for s in self.manifest["shards"]]).tolist()
         self._cache: OrderedDict[int, tuple[dict, np.ndarray]] = OrderedDict()

@@ -70,6 +70,7 @@ def build_train_dataset(cfg: TrainConfig) -> Dataset:
             input_size=cfg.model.input_size,
             augment=cfg.augment,
             upright_sigma_deg=cfg.upright_sigma_deg,
+            feature_stride=cfg.model.feature_stride,
         ),
     )
     return first_items(data, cfg.max_samples)

@@ -81,7 +81,7 @@ class PretrainPlan:
 def backbone_config(model_cfg: ModelConfig, input_size: int) -> ModelConfig:
     """`model_cfg` at `input_size`, its hourglass made shallow enough for the smaller grid (the
     backbone alone is built from it; the hourglass depth does not touch the backbone)."""
-    grid = input_size // FEATURE_STRIDE
+    grid = input_size // model_cfg.feature_stride
     depth = min(model_cfg.hourglass_depth, grid.bit_length() - 1)
     return model_cfg.replace(hourglass_depth=depth).resized(input_size)
 
@@ -95,7 +95,8 @@ class DenseHead(nn.Module):
         self.head = nn.Conv2d(model_cfg.feat_dim, NUM_JOINTS + 1, kernel_size=1)
         centres = (torch.arange(model_cfg.grid) + 0.5) / model_cfg.grid  # (G,)
         xy = torch.stack(torch.meshgrid(centres, centres, indexing="xy"), -1)  # (G, G, 2)
-        self.register_buffer("centres", xy.reshape(-1, 2))  # (G*G, 2) as the soft-argmax's
+        # (G*G, 2) as the soft-argmax's; derived from the config, so not saved
+        self.register_buffer("centres", xy.reshape(-1, 2), persistent=False)
 
     def forward(self, image: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         """image (B, 3, S, S) -> heatmaps (B, J, G, G), joints (B, J, 2), mask logit (B, G, G)."""
@@ -154,12 +155,19 @@ def pretrain_backbone(
     seen, cpu = 0, 0.0
     if (out / STATE_NAME).is_file():
         state = torch.load(out / STATE_NAME, map_location="cpu", weights_only=False)
+        if state.get("input_size") != plan.input_size:
+            raise ValueError(
+                f"{out / STATE_NAME} was pre-trained at input size {state.get('input_size')}, "
+                f"this plan asks for {plan.input_size}: a backbone's features are tied to the "
+                "scale they learned at (results/teach/trials D6). Use another folder, or delete "
+                "this one to start the pre-training again."
+            )
         net.load_state_dict(state["net"])
         opt.load_state_dict(state["opt"])
         seen, cpu = int(state["images"]), float(state["cpu_seconds"])
     train_cfg = TrainConfig(model=cfg, data_root=data_root, seed=plan.seed, augment=True)
     data = build_train_dataset(train_cfg)
-    test = SynthOccDataset(test_root, "test", plan.input_size)
+    test = SynthOccDataset(test_root, "test", plan.input_size, feature_stride=cfg.feature_stride)
     sigma = cfg.loss.heatmap_sigma
     while seen < plan.images:
         start = time.process_time()
@@ -184,6 +192,7 @@ def pretrain_backbone(
             "net": net.state_dict(),
             "opt": opt.state_dict(),
             "images": seen,
+            "input_size": plan.input_size,
             "cpu_seconds": cpu,
         }
         atomic_torch_save(state, out / STATE_NAME)

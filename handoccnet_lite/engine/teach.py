@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from handoccnet_lite.engine.profiles import TEACH_MODEL_OVERRIDES, VARIANTS
+from handoccnet_lite.engine.teach_eval import headline_attention
 from handoccnet_lite.utils import DATA_SAMPLES_DIR, REPO_ROOT, repo_relative, repo_relative_tree
 
 #: The variants the explorer offers a teaching model of.
@@ -65,6 +66,10 @@ VIEWPOINTS: dict[str, float | None] = {"uniform": None, "upright": 30.0}
 #: How a new run's backbone starts: random weights (the recipe), or dense pre-training at 64 px
 #: (engine.pretrain; trials T6, T8). A run of another start has its own folders.
 STARTS: tuple[str, ...] = ("random", "dense")
+#: Input sizes of a teaching model and their feature strides: 16 x 16 tokens either way. 64 px
+#: with stride 4 (the FPN's P2 without the release's pooling) costs about 0.6x the CPU per image
+#: and learns about as fast per image (trial T11); its own folders: <variant>-64px.
+INPUTS: dict[int, int] = {128: 8, 64: 4}
 
 CURVE_NAME = "curve.csv"
 STATE_NAME = "teach_state.json"
@@ -85,6 +90,7 @@ class TeachPlan:
     lr: float | None = None  # the phase's constant Adam lr; None: the last phase's (new run: 1e-3)
     viewpoint: str = "uniform"  # VIEWPOINTS; a run of another viewpoint has its own folders
     start: str = "random"  # STARTS
+    input_size: int = 128  # INPUTS (the tiny preset, in tests: its own 64 px)
     pretrain_images: int = 64_000  # start "dense": images of the 64-px pre-training
     threads: int = 1
     seed: int = 0
@@ -100,6 +106,8 @@ class TeachPlan:
             raise ValueError(
                 f"viewpoint must be one of {list(VIEWPOINTS)}, got {self.viewpoint!r}."
             )
+        if self.input_size not in INPUTS:
+            raise ValueError(f"input_size must be one of {list(INPUTS)}, got {self.input_size}.")
         if self.start not in STARTS:
             raise ValueError(f"start must be one of {list(STARTS)}, got {self.start!r}.")
         if self.lr is not None and not 0 < self.lr < 1:
@@ -109,6 +117,7 @@ class TeachPlan:
     def name(self) -> str:
         """The run's folder name: the variant, then the viewpoint and start when not the default."""
         pairs = ((self.viewpoint, "uniform"), (self.start, "random"))
+        pairs += ((f"{self.input_size}px", "128px"),)
         extra = [v for v, default in pairs if v != default]
         return "-".join([self.variant, *extra])
 
@@ -128,6 +137,8 @@ def teach_train_config(plan: TeachPlan) -> Any:
     from handoccnet_lite.engine.train_config import TrainConfig
 
     model = apply_overrides(preset(plan.preset), TEACH_MODEL_OVERRIDES | VARIANTS[plan.variant])
+    if plan.preset == "lite" and plan.input_size != model.input_size:  # same grid, other stride
+        model = model.replace(input_size=plan.input_size, feature_stride=INPUTS[plan.input_size])
     train = TEACH_TRAIN | {"base_lr": plan.lr or TEACH_TRAIN["base_lr"]}
     return TrainConfig(
         model=model, data_root=plan.data_root, seed=plan.seed, threads=plan.threads,
@@ -169,63 +180,14 @@ def evaluate_teaching_model(model: Any, plan: TeachPlan) -> dict[str, float]:
     inside (0.05, 0.95), head mean, best block). Always on the test images as SynthOcc drew them;
     a run of another viewpoint is also scored on that viewpoint's view of the same images
     (keys prefixed with the viewpoint, e.g. `upright_rms_2d`)."""
-    row = _evaluate_view(model, plan, None)
+    from handoccnet_lite.engine.teach_eval import evaluate_view
+
+    where = (plan.test_root, plan.eval_max, plan.eval_batch)
+    row = evaluate_view(model, *where, None)
     sigma = VIEWPOINTS[plan.viewpoint]
     if sigma is not None:
-        row |= {f"{plan.viewpoint}_{k}": v for k, v in _evaluate_view(model, plan, sigma).items()}
+        row |= {f"{plan.viewpoint}_{k}": v for k, v in evaluate_view(model, *where, sigma).items()}
     return row
-
-
-def _evaluate_view(model: Any, plan: TeachPlan, upright_sigma: float | None) -> dict[str, float]:
-    import torch
-
-    from handoccnet_lite.data.dataset import AugmentConfig, SynthOccDataset
-    from handoccnet_lite.engine.builders import first_items
-    from handoccnet_lite.engine.evaluate import evaluate_predictor
-    from handoccnet_lite.evaluation.attention_stats import AttentionStatsAccumulator
-
-    model = model.eval()
-    size = model.cfg.input_size
-    aug = AugmentConfig(input_size=size, augment=False, upright_sigma_deg=upright_sigma)
-    data = first_items(SynthOccDataset(plan.test_root, "test", size, aug=aug), plan.eval_max)
-    sq_2d: list[torch.Tensor] = []
-    attention = AttentionStatsAccumulator()
-
-    def predict(batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
-        out = model(batch["image"], return_maps=True)
-        attention.update(out, batch)
-        sq_2d.append((out["joints_img"].float() - batch["joints_img"]).square().flatten())
-        return out["joints"].float(), out["verts"].float()
-
-    df = evaluate_predictor(predict, data, plan.eval_batch, "cpu", progress=False)
-    metrics = {k: float(df[k].mean()) for k in ("pa_mpjpe", "mpjpe", "pa_mpvpe", "f15")}
-    metrics["rms_2d"] = float(torch.cat(sq_2d).mean().sqrt())
-    return metrics | headline_attention(attention.frame())
-
-
-def headline_attention(stats: Any) -> dict[str, float]:
-    """The acceptance's attention numbers from an attention_stats frame (NaN where undefined)."""
-    mean = stats[stats["head"] == "mean"]
-
-    def pick(measure: str, module: str) -> Any:
-        return mean[(mean["measure"] == measure) & (mean["module"] == module)]
-
-    out = {"gate_auc": float("nan"), "fit_ratio": float("nan")}
-    out |= {"fit_ratio_background": float("nan"), "gate_unsat_hand": float("nan")}
-    auc = stats[stats["measure"] == "gate_auc"]["value"]
-    if len(auc):
-        out["gate_auc"] = float(auc.iloc[0])
-    ratio = pick("visible_attention_ratio", "fit")
-    if len(ratio):
-        best = ratio.loc[ratio["value"].idxmax()]
-        out["fit_ratio"] = float(best["value"])
-        control = pick("visible_attention_ratio_background", "fit")
-        control = control[control["block"] == best["block"]]["value"]
-        out["fit_ratio_background"] = float(control.iloc[0]) if len(control) else float("nan")
-    unsat = pick("gate_unsaturated_hand", "fit")["value"]
-    if len(unsat):
-        out["gate_unsat_hand"] = float(unsat.max())
-    return out
 
 
 def _train_means(run_dir: Path, first: int, last: int) -> dict[str, float]:
@@ -387,10 +349,12 @@ __all__ = [
     "TEACH_MODEL_OVERRIDES",
     "TEACH_TRAIN",
     "TEACH_VARIANTS",
+    "INPUTS",
     "VIEWPOINTS",
     "TeachPlan",
     "append_curve",
     "evaluate_teaching_model",
+    "headline_attention",
     "read_state",
     "snapshot",
     "teach",

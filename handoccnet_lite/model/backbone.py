@@ -223,11 +223,15 @@ class Backbone(nn.Module):
             RESNET_CHANNELS[cfg.backbone][:stages], cfg.feat_dim, cfg.feature_norm
         )
         self.gate = SpatialGate()
+        self.pool = cfg.feature_stride == 8  # the release; feature_stride 4 keeps P2 as is
 
     def features(self, image: Tensor) -> Tensor:
-        """The pre-gate feature F (B, C, G, G): trunk, FPN top-down path, 2x average pooling."""
+        """The pre-gate feature F (B, C, G, G): trunk, FPN top-down path, 2x average pooling
+        (G = S / 8; without the pooling, feature_stride 4, G = S / 4)."""
         check_image(image, self.input_size)
         p2 = self.fpn(self.trunk(image))  # (B, C, S/4, S/4)
+        if not self.pool:
+            return p2
         return F.avg_pool2d(p2, kernel_size=2, stride=2)  # (B, C, G, G)
 
     def forward(self, image: Tensor) -> BackboneOutput:

@@ -16,6 +16,12 @@ patches it in this process only (config and data modules, and `Backbone.features
 pooling), to measure before the knob is built.
 
     python results/teach/trials/stride4.py --out runs/teach_trials/stride4
+    python results/teach/trials/stride4.py --init-from runs/teach_trials/dense64/pretrain.pt \
+        --out runs/teach_trials/stride4_dense64
+
+The second command is trial T12 (one knob changed from T11, the backbone's start): T8's 64-px
+dense pre-training (671 CPU s, not counted in its curve's CPU seconds), now at the scale the
+64-px model sees (D6), so the pre-trained features should carry over.
 """
 
 from __future__ import annotations
@@ -45,6 +51,9 @@ def main() -> None:
     p.add_argument("--size", type=int, default=64, help="input size (grid = size / 4)")
     p.add_argument("--images", type=int, default=16000, help="images to train on in all")
     p.add_argument("--every", type=int, default=4000, help="images between evaluations")
+    p.add_argument(
+        "--init-from", default="", help="backbone weights to start from (trial T12: T8's, 64 px)"
+    )
     p.add_argument("--out", default="runs/teach_trials/stride4")
     a = p.parse_args()
     torch.set_num_threads(1)
@@ -52,9 +61,11 @@ def main() -> None:
     config_module.FEATURE_STRIDE = STRIDE
     dataset_module.FEATURE_STRIDE = STRIDE
     Backbone.features = features_at_stride_4  # type: ignore[method-assign]
-    base = base.replace(model=base.model.resized(a.size))
+    base = base.replace(model=base.model.resized(a.size), init_from=a.init_from)
     assert base.model.grid == a.size // STRIDE and base.model.fit.grid == base.model.grid
-    run_curve(base, Path(a.out), a.images, a.every, {"input": a.size, "stride": STRIDE})
+    start = "pre-trained" if a.init_from else "random"
+    labels = {"input": a.size, "stride": STRIDE, "start": start}
+    run_curve(base, Path(a.out), a.images, a.every, labels)
 
 
 if __name__ == "__main__":
