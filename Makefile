@@ -54,9 +54,9 @@ autograde: venv  ## grade assignments/submitted/<student>/<assignment>/*.ipynb -
 feedback: venv  ## HTML feedback for graded submissions (hidden tests removed)
 	$(PY) -m handoccnet_lite.assignments feedback
 
-teach: venv  ## continue a teaching model (VARIANT official, HOURS 2; LR: a new phase's lr, default the current phase's; START=dense: the run from a pre-trained backbone), resumable, snapshots in results/teach/
+teach: venv  ## continue a teaching model (VARIANT official, HOURS 2; LR: a new phase's lr, default the current phase's; START=dense: the run from a pre-trained backbone; INPUT=64: 64 px, feature stride 4), resumable, snapshots in results/teach/
 	@test -f runs/synthocc_teach/train/manifest.json || $(VENV)/bin/handoccnet-lite data --out runs/synthocc_teach --n-train 24000 --n-test 1 --seed 7
-	$(VENV)/bin/handoccnet-lite teach --variant $(or $(VARIANT),official) --hours $(or $(HOURS),2) $(if $(LR),--lr $(LR),) $(if $(START),--start $(START),)
+	$(VENV)/bin/handoccnet-lite teach --variant $(or $(VARIANT),official) --hours $(or $(HOURS),2) $(if $(LR),--lr $(LR),) $(if $(START),--start $(START),) $(if $(INPUT),--input $(INPUT),)
 
 gpu-smoke: venv  ## check a GPU machine in < 5 min (exit 2 without CUDA; CPU dry run: ARGS="--device cpu --quick")
 	$(PY) benchmarks/gpu_smoke.py $(ARGS)

@@ -52,13 +52,13 @@ def test_dense_loss_falls_on_one_batch() -> None:
     }
     opt = torch.optim.Adam(net.parameters(), lr=1e-3)
     losses = []
-    for _ in range(30):
+    for _ in range(8):
         loss = dense_loss(net, batch, sigma=0.5)
         opt.zero_grad()
         loss.backward()
         opt.step()
         losses.append(loss.item())
-    assert losses[-1] < 0.6 * losses[0]  # measured: 4.9 -> 2.1
+    assert losses[-1] < 0.7 * losses[0]  # measured over 3 seeds: 4.9 -> 2.7
 
 
 def test_pretrain_writes_backbone_weights_the_full_model_loads_and_resumes(tmp_path) -> None:
