@@ -127,7 +127,8 @@ def dense_rms_2d(net: DenseHead, dataset: Any, n: int, batch: int = 50) -> float
     return (total / max(count, 1)) ** 0.5
 
 
-def _append_row(path: Path, row: dict[str, Any]) -> None:
+def append_row(path: Path, row: dict[str, Any]) -> None:
+    """Append one row to a CSV file, writing the header when the file is new."""
     new = not path.is_file()
     with path.open("a", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=list(row))
@@ -186,7 +187,7 @@ def pretrain_backbone(
         err = dense_rms_2d(net, test, plan.eval_max)
         row = {"images": seen, "input_size": plan.input_size, "cpu_seconds": round(cpu, 1),
                "loss": round(loss.item(), 4), "rms_2d": round(err, 4)}  # fmt: skip
-        _append_row(out / CURVE_NAME, row)
+        append_row(out / CURVE_NAME, row)
         print(f"[pretrain {plan.input_size}px] {seen} images: 2D {err:.4f}", flush=True)
         state = {
             "net": net.state_dict(),
@@ -230,6 +231,7 @@ def pretrained_start(
 
 __all__ = [
     "DenseHead",
+    "append_row",
     "PretrainPlan",
     "backbone_config",
     "dense_loss",

@@ -27,6 +27,7 @@ from diag_train_test import rms_2d  # the sibling diagnostic's 2D error (same fo
 
 from handoccnet_lite.data.dataset import SynthOccDataset
 from handoccnet_lite.engine.checkpoint import has_checkpoint
+from handoccnet_lite.engine.pretrain import append_row  # noqa: F401 (the siblings import it from here)
 from handoccnet_lite.engine.teach import TeachPlan, teach_train_config
 from handoccnet_lite.engine.trainer import train
 from handoccnet_lite.utils import DATA_SAMPLES_DIR
@@ -64,17 +65,3 @@ def run_curve(base, out: Path, images: int, every: int, labels: dict) -> None:
                         "rms_2d": round(rms_2d(model, test, 300), 4)}  # fmt: skip
         print(row, flush=True)
         append_row(curve, row)
-
-
-def append_row(curve: Path, row: dict) -> None:
-    """Append one row to a CSV curve, writing the header when the file is new."""
-    new = not curve.is_file()
-    with curve.open("a", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=list(row))
-        if new:
-            w.writeheader()
-        w.writerow(row)
-
-
-if __name__ == "__main__":
-    main()
