@@ -65,3 +65,7 @@ def run_curve(base, out: Path, images: int, every: int, labels: dict) -> None:
                         "rms_2d": round(rms_2d(model, test, 300), 4)}  # fmt: skip
         print(row, flush=True)
         append_row(curve, row)
+
+
+if __name__ == "__main__":
+    main()
