@@ -6,6 +6,8 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 UV     ?= $(shell command -v uv 2>/dev/null)
 PYTEST_ARGS ?=
+# pytest-xdist workers for make test: auto = one per core (0: one process, no workers)
+PYTEST_WORKERS ?= auto
 
 # Local wheel mirrors exist on some machines (torch is served from disk there); use them only
 # when present so the same Makefile works on a laptop with plain PyPI.
@@ -34,7 +36,7 @@ lint: venv  ## ruff over the package, tests, benchmarks and the notebooks' .py t
 	$(VENV)/bin/ruff format --check handoccnet_lite tests $(wildcard benchmarks)
 
 test: venv lint  ## ruff + the whole test suite (notebooks included), CPU only
-	$(VENV)/bin/pytest -q --durations=15 $(PYTEST_ARGS)
+	$(VENV)/bin/pytest -q -n $(PYTEST_WORKERS) --dist loadfile --durations=15 $(PYTEST_ARGS)
 
 reproduce: venv  ## run every notebook headless in quick mode (1 thread): redraw figures/ and the tables, print each one's wall and CPU time (data_samples/ is not regenerated)
 	$(PY) -m handoccnet_lite.reproduce

@@ -157,11 +157,14 @@ class ModelConfig:
         """Length of the flattened encoder output fed to the MANO head (paper: 1024)."""
         return self.hourglass_channels * 4
 
-    def resized(self, input_size: int) -> ModelConfig:
-        """The same model for another input size: grid and the transformers' grids follow."""
-        grid = input_size // self.feature_stride
+    def resized(self, input_size: int, feature_stride: int | None = None) -> ModelConfig:
+        """The same model for another input size (and feature stride, when given): grid and the
+        transformers' grids follow."""
+        stride = self.feature_stride if feature_stride is None else feature_stride
+        grid = input_size // stride
         return self.replace(
             input_size=input_size,
+            feature_stride=stride,
             grid=grid,
             fit=dataclasses.replace(self.fit, grid=grid),
             set=dataclasses.replace(self.set, grid=grid),

@@ -117,7 +117,7 @@ assert all(s == FEATURE_STRIDE * g for s, g in zip(sizes["S"], sizes["G"], stric
 # release.
 
 # %%
-data = SynthOccDataset(DATA_SAMPLES_DIR / "synthocc", "test", input_size=cfg.input_size)
+data = SynthOccDataset.for_model(DATA_SAMPLES_DIR / "synthocc", "test", cfg)  # crops, masks
 occ = np.array([data.record(i)["occlusion"] for i in range(len(data))])
 order = np.argsort(occ)
 picks = [int(order[round(q * (len(order) - 1))]) for q in np.linspace(0.2, 1.0, N_SAMPLES)]
@@ -156,12 +156,16 @@ if cfg.activation == "leaky_relu":
 #
 # 1 × 1 *lateral* convolutions bring C2..C5 to C channels; starting from the coarsest, each level
 # is upsampled (bilinear) to the next finer one and added; a 3 × 3 convolution smooths the finest
-# level. Only P2 is used. Then a 2 × 2 average pool gives the feature F on the G × G grid.
+# level. Only P2 is used. Then a 2 × 2 average pool gives the feature F on the G × G grid: the
+# release's feature stride 8 (`feature_stride=8`, every preset). The bundled teaching model uses
+# `feature_stride=4` instead: a 64-px input whose P2 is already 16 × 16, so it skips the pool and
+# keeps the tokens of a 128-px model at about 0.6x the CPU (results/teach/README.md, trial T11).
 # With `feature_norm="batch"` (not in the release; the bundled checkpoint uses it) a BatchNorm
 # follows the smoothing conv, so F keeps a fixed scale while training from random weights;
 # with the release's `"none"`, `fpn.norm` is the identity.
 #
 # P5 = L5(C5);  P_k = up(P_{k+1}) + L_k(C_k) for k = 4, 3, 2;  F = avgpool₂(norm(smooth(P2)))
+# (stride 4: F = norm(smooth(P2)))
 
 # %%
 fpn = backbone.fpn
@@ -171,9 +175,10 @@ with torch.no_grad():
     for lat in reversed(lateral[:-1]):  # P4, P3, P2
         p = F.interpolate(p, size=lat.shape[-2:], mode="bilinear", align_corners=False) + lat
     p2 = fpn.norm(fpn.smooth(p))  # (B, C, S/4, S/4); norm: BatchNorm2d or nn.Identity
-    feat = F.avg_pool2d(p2, kernel_size=2)  # (B, C, G, G)
+    feat = F.avg_pool2d(p2, kernel_size=2) if cfg.feature_stride == 8 else p2  # (B, C, G, G)
     torch.testing.assert_close(p2, fpn(feats))
-print("P2", tuple(p2.shape), "-> F", tuple(feat.shape), "(equal to the package's FPN)")
+    torch.testing.assert_close(feat, backbone.features(images))  # the package's F, pool or not
+print("P2", tuple(p2.shape), "-> F", tuple(feat.shape), f"(stride {cfg.feature_stride}, = package)")
 print(f"feature_norm = {cfg.feature_norm!r}: fpn.norm is {type(fpn.norm).__name__}")
 assert feat.shape == (B, cfg.feat_dim, cfg.grid, cfg.grid)
 
@@ -319,7 +324,8 @@ assert region_table["mean_s"].between(0, 1).all()
 # ## Summary
 #
 # - Backbone: ResNet C2..C5 → FPN top-down (1 × 1 laterals, bilinear upsample-and-add, 3 × 3
-#   smoothing) → P2 (stride 4) → 2 × 2 average pool → F of shape (B, C, S/8, S/8).
+#   smoothing) → P2 (stride 4) → 2 × 2 average pool → F of shape (B, C, S/8, S/8) (the
+#   release); with `feature_stride=4` (the bundled 64-px teaching model) F is P2 itself.
 # - Gate: s = σ(BN(conv₇ₓ₇([max_c F; mean_c F]))), one value per cell shared by all channels;
 #   F_P = F·s and F_S = F·(1 − s) add back to F exactly.
 # - Our step-by-step versions of the FPN and the gate matched `Backbone` exactly.

@@ -291,9 +291,11 @@ for b in baselines:
 # ## 5. The bundled checkpoint
 #
 # `data_samples/checkpoints/lite_synthocc.pt` is the official teaching model: the lite preset at
-# 128 px, trained by this project for hours on 24,000 generated SynthOcc images with
-# `handoccnet-lite teach` (a constant learning rate, then a low-lr phase; the learning curves are
-# in `results/teach/`, and its .json records the step it was taken at and how it scored). It is
+# 64 px with feature stride 4 (16 × 16 tokens, as a 128-px model at stride 8), its backbone first
+# pre-trained on a dense task (2D heatmaps and the hand mask), then trained by this project for
+# hours on 24,000 generated SynthOcc images with `handoccnet-lite teach --input 64 --start dense`
+# (a constant learning rate, then a low-lr phase; the learning curves are in `results/teach/`, and
+# its .json records the step it was taken at and how it scored). It is
 # what notebooks 03 and 08 load; 08 also offers the supplement variant's teaching model. If it is
 # missing, this section says so and the table below has no row for it.
 

@@ -133,7 +133,7 @@ print(f"models: {', '.join(MODELS)}")
 # **visible hand** when at least half of it is hand that is not hidden.
 
 # %%
-data = SynthOccDataset(DATA_SAMPLES_DIR / "synthocc", "test", input_size=S)  # centred crops
+data = SynthOccDataset.for_model(DATA_SAMPLES_DIR / "synthocc", "test", cfg)  # centred crops
 occ_all = np.array([data.record(i)["occlusion"] for i in range(len(data))])
 candidates = np.flatnonzero(occ_all >= MIN_OCCLUSION)
 candidates = candidates[np.argsort(occ_all[candidates])]  # least to most occluded

@@ -1,4 +1,4 @@
-"""Shared pytest setup: a --runslow switch, tiny thread counts, and a CUDA marker helper."""
+"""Shared pytest setup: a --runslow switch and one thread per xdist worker."""
 
 from __future__ import annotations
 
@@ -7,6 +7,15 @@ import os
 import pytest
 
 os.environ.setdefault("MPLBACKEND", "Agg")
+
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # `make test` runs one xdist worker per core: each worker, and the processes it starts
+    # (notebook kernels, CLI runs), uses one thread, so the workers do not fight for the cores.
+    for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(_var, "1")
+    import torch
+
+    torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

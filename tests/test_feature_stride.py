@@ -70,3 +70,18 @@ def test_teaching_run_at_64_px_has_16x16_tokens_and_its_own_folders() -> None:
     assert teach_train_config(TeachPlan()).model.feature_stride == 8  # the default: unchanged
     with pytest.raises(ValueError, match="input_size must be one of"):
         TeachPlan(input_size=96)
+
+
+def test_overrides_set_size_and_stride_together_and_data_follows_the_model() -> None:
+    from handoccnet_lite.cli.common import synthocc_split
+    from handoccnet_lite.engine.overrides import apply_overrides
+
+    lite = preset("lite")
+    for order in ({"input_size": 64, "feature_stride": 4}, {"feature_stride": 4, "input_size": 64}):
+        cfg = apply_overrides(lite, order)  # either order: one resize, 16 x 16 tokens kept
+        assert (cfg.input_size, cfg.feature_stride, cfg.grid, cfg.fit.grid) == (64, 4, 16, 16)
+    assert apply_overrides(lite, {"hourglass_depth": 3, "input_size": 64}).grid == 8  # stride 8
+    data = D.SynthOccDataset.for_model(COMMITTED, "test", cfg)
+    assert data[0]["image"].shape == (3, 64, 64) and data[0]["visible_mask"].shape == (16, 16)
+    cli = synthocc_split(str(COMMITTED), "test", 64, feature_stride=4)  # `eval`, `attention`
+    assert cli[0]["occluded_mask"].shape == (16, 16)

@@ -33,7 +33,7 @@ def register(sub: Any) -> None:
         "fit_sigmoid, no_fit, no_set, supplement (the supplement's single-head pseudocode).\n\n"
         "Profiles: quick (tiny preset, bundled samples, a couple of minutes on 2 CPU cores),\n"
         "cpu (lite preset at 64 px, CPU budget protocol, measured ~45 min on 2 cores), teach\n"
-        "(the bundled official teaching model at 128 px as the shared stage 1, 5 seeds),\n"
+        "(the bundled official teaching model, 64 px, as the shared stage 1, 5 seeds),\n"
         "gpu (paper preset, full protocol), gpu_gate (about one GPU hour, estimated: does FIT's\n"
         "sigmoid gate help? official vs fit_softmax, 3 seeds, 10 epochs, full protocol, from\n"
         "ImageNet ResNet-50 weights when found locally: $HANDOCCNET_IMAGENET or torch.hub's\n"

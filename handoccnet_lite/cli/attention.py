@@ -48,7 +48,7 @@ def cmd_attention(a: argparse.Namespace) -> int:
     if a.threads > 0:
         torch.set_num_threads(a.threads)
     model, cfg = load_trained(a.run)
-    data = synthocc_split(a.data, a.split, cfg.input_size)
+    data = synthocc_split(a.data, a.split, cfg.input_size, feature_stride=cfg.feature_stride)
     df = attention_stats(
         model, data, a.device, a.max_batches, a.batch_size, a.threshold, progress=not a.no_progress
     )

@@ -66,7 +66,10 @@ def load_trained(run: str | Path, device: str = "cpu") -> Any:
     return model.eval(), cfg
 
 
-def synthocc_split(root: str, split: str, size: int, augment: bool = False) -> Any:
+def synthocc_split(
+    root: str, split: str, size: int, augment: bool = False, feature_stride: int = 8
+) -> Any:
+    """A SynthOcc split at `size` px, hand masks on the grid of `feature_stride` (the model's)."""
     from handoccnet_lite.data.dataset import SynthOccDataset
 
     if not (Path(root) / split).is_dir():
@@ -74,4 +77,4 @@ def synthocc_split(root: str, split: str, size: int, augment: bool = False) -> A
             f"No split '{split}' under {root}; generate data (`{PROG} data --out {root}`) or "
             f"pass --data {BUNDLED}."
         )
-    return SynthOccDataset(root, split, size, augment=augment)
+    return SynthOccDataset(root, split, size, augment=augment, feature_stride=feature_stride)

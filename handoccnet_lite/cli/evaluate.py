@@ -53,7 +53,7 @@ def cmd_eval(a: argparse.Namespace) -> int:
     from handoccnet_lite.engine import evaluate as ev
 
     model, cfg = load_trained(a.run)
-    data = synthocc_split(a.data, a.split, cfg.input_size)
+    data = synthocc_split(a.data, a.split, cfg.input_size, feature_stride=cfg.feature_stride)
     df = ev.evaluate_model(model, data, a.batch_size, a.device, not a.no_progress).assign(
         method="model"
     )

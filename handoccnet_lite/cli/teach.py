@@ -71,7 +71,8 @@ def register(sub: Any) -> None:
     p.add_argument("--plot", action="store_true", help="only draw results/teach/curves.png")
     p.add_argument(
         "--bundle", action="store_true",
-        help="only copy the variant's snapshot (or --source) to the checkpoint the notebooks load",
+        help="only copy the run's snapshot (the run that --variant, --input and --start name; or "
+        "--source) to the checkpoint the notebooks load",
     )  # fmt: skip
     p.add_argument("--source", default="", help="with --bundle: the snapshot to bundle")
     p.set_defaults(func=cmd_teach)
@@ -80,7 +81,7 @@ def register(sub: Any) -> None:
 def cmd_teach(a: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from handoccnet_lite.engine.teach import TeachPlan, teach
+    from handoccnet_lite.engine.teach import SNAPSHOT_NAME, TeachPlan, teach
     from handoccnet_lite.engine.teach_report import bundle, plot_curves
 
     plan = TeachPlan(
@@ -95,7 +96,7 @@ def cmd_teach(a: argparse.Namespace) -> int:
         input_size=a.input,
     )
     if a.bundle:
-        print(bundle(a.variant, a.source or None))
+        print(bundle(a.variant, a.source or plan.snapshot_dir / SNAPSHOT_NAME))  # this run's
         return 0
     if a.plot:
         print(plot_curves(plan.snapshot_root, Path(plan.snapshot_root) / "curves.png"))

@@ -278,6 +278,13 @@ class SynthOccDataset(Dataset):
         self._cache: OrderedDict[int, tuple[dict, np.ndarray]] = OrderedDict()
         self._model = None
 
+    @classmethod
+    def for_model(cls, root: str | Path, split: str, model_cfg: Any, **kw: Any) -> SynthOccDataset:
+        """The split cropped for a model: its input size, and the visible / occluded hand masks
+        on its token grid (its feature stride), which attention measures and the explorer need."""
+        size, stride = model_cfg.input_size, model_cfg.feature_stride
+        return cls(root, split, size, feature_stride=stride, **kw)
+
     def __len__(self) -> int:
         return self.manifest["count"]
 

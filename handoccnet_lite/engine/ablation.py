@@ -147,21 +147,20 @@ class Ablation:
         from handoccnet_lite.data.dataset import SynthOccDataset
 
         ensure_data(self.profile, self.progress)
-        size = self.base_model_config().input_size
-        spec = self.profile.data
+        model, spec = self.base_model_config(), self.profile.data  # masks on the model's grid
         return (
             first_items(
-                SynthOccDataset(
+                SynthOccDataset.for_model(
                     spec.root,
                     "train",
-                    size,
+                    model,
                     augment=bool(self.profile.train.get("augment", True)),
                     seed=seed or self.seeds[0],
                     cache_shards=ALL_SHARDS,
                 ),
                 spec.max_train,
             ),
-            first_items(SynthOccDataset(spec.test_dir, "test", size, augment=False), spec.max_test),
+            first_items(SynthOccDataset.for_model(spec.test_dir, "test", model), spec.max_test),
         )
 
     # ---- cached protocol ------------------------------------------------------------------

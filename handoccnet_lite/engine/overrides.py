@@ -11,12 +11,14 @@ from handoccnet_lite.config import ModelConfig
 def apply_overrides(cfg: ModelConfig, overrides: dict[str, Any]) -> ModelConfig:
     """ModelConfig with dotted-key overrides: {"fit.attention": "softmax", "use_set": False}.
 
-    ``input_size`` resizes the model (`ModelConfig.resized`: the token grid and the
-    transformers' grids follow); put ``hourglass_depth`` before it when the grid shrinks.
+    ``input_size`` and ``feature_stride`` resize the model together (`ModelConfig.resized`: the
+    token grid and the transformers' grids follow); put ``hourglass_depth`` before them when the
+    grid shrinks.
     """
     for key, value in overrides.items():
-        if key == "input_size":
-            cfg = cfg.resized(int(value))
+        if key in ("input_size", "feature_stride"):
+            size = int(overrides.get("input_size", cfg.input_size))
+            cfg = cfg.resized(size, int(overrides.get("feature_stride", cfg.feature_stride)))
             continue
         head, _, rest = key.partition(".")
         if not hasattr(cfg, head):

@@ -12,11 +12,11 @@ cpu        lite     The full CPU ablation: the lite preset at 64 px (8 x 8 token
                     the recipe of CPU_MODEL_OVERRIDES, no augmentation (SynthOcc's
                     orientations are already uniform); target: beat the mean-pose baseline
                     by >= 40% PA-MPJPE within about 45 minutes.
-teach      lite     The CPU ablation on the bundled official teaching model (128 px, 16 x 16
-                    tokens) as the shared stage 1, adopted rather than trained (`stage1`):
-                    12000 of the teaching runs' 24000 training images, the bundled test split,
-                    6 variants x 5 seeds of head runs, each with the attention measures
-                    (evaluation.attention_stats) beside its accuracy.
+teach      lite     The CPU ablation on the bundled official teaching model (64 px, feature
+                    stride 4, 16 x 16 tokens) as the shared stage 1, adopted rather than
+                    trained (`stage1`): 12000 of the teaching runs' 24000 training images, the
+                    bundled test split, 6 variants x 5 seeds of head runs, each with the
+                    attention measures (evaluation.attention_stats) beside its accuracy.
 gpu        paper    The full protocol (every variant trains backbone to regressor from
                     scratch on images), the paper's schedule, 3 seeds x 6 variants.
 gpu_gate   paper    About one GPU hour: does FIT's sigmoid gate help? official vs
@@ -125,6 +125,13 @@ PREVIOUS_CPU_MODEL_OVERRIDES: dict[str, Any] = {"mano_init": "identity", "loss.p
 TEACH_MODEL_OVERRIDES: dict[str, Any] = RECIPE_128PX_MODEL_OVERRIDES | {
     "loss.joints_hand": 1e4,
     "loss.heatmap_sigma": 0.5,
+}
+#: The bundled teaching models' input since the tenth session: 64 px with feature stride 4 (the
+#: FPN's P2 unpooled), still 16 x 16 tokens (engine.teach.INPUTS; trials T11-T12 in
+#: results/teach/README.md).
+TEACH_64PX_MODEL_OVERRIDES: dict[str, Any] = TEACH_MODEL_OVERRIDES | {
+    "input_size": 64,
+    "feature_stride": 4,
 }
 
 #: Head runs on cached features (cpu and teach profiles): 300 steps of 64.
@@ -282,12 +289,12 @@ PROFILES: dict[str, Profile] = {
             test_root=str(DATA_SAMPLES_DIR / "synthocc"),
         ),
         description="The CPU ablation on the bundled official teaching model as the shared "
-        "stage 1 (lite preset, 128 px, 16 x 16 tokens, not retrained): heads of 6 variants x 5 "
-        "seeds on its cached features, with the attention measures of every run.",
+        "stage 1 (lite preset, 64 px, feature stride 4, 16 x 16 tokens, not retrained): heads of "
+        "6 variants x 5 seeds on its cached features, with the attention measures of every run.",
         cost=TEACH_ABLATION_COST,
         # the bundled model was trained with the embedded hand ("auto" resolves to MANO when
         # a user supplies MANO_RIGHT.pkl, which would not match its regressor)
-        model=TEACH_MODEL_OVERRIDES | {"hand_model": "synth"},
+        model=TEACH_64PX_MODEL_OVERRIDES | {"hand_model": "synth"},
         train={"augment": False},  # the cached copy of each training image: un-augmented
         head_train=CPU_HEAD_TRAIN,
         feature_copies=1,

@@ -20,8 +20,10 @@ position included). On a fresh clone, where runs/ is absent, it continues from t
 snapshot: the weights are restored, the optimizer starts anew (its state is never committed),
 and the step count goes on from the snapshot's, so the learning curve stays one curve.
 
-The recipe is the cpu profile's (engine.profiles.CPU_MODEL_OVERRIDES) at the lite preset's own
-128-px input, i.e. 16 x 16 tokens as in the bundled model. The learning rate is constant within a
+The recipe is the cpu profile's (engine.profiles.CPU_MODEL_OVERRIDES) with 16 x 16 tokens: the
+lite preset's own 128-px input, or (``input_size=64``, the bundled models since the tenth
+session) 64 px with feature stride 4 from a backbone pre-trained on a dense task
+(``start="dense"``, engine.pretrain). The learning rate is constant within a
 *phase* and changes between phases (``--lr``): a call whose lr differs from the last segment's
 archives the run folder (``runs/teach/<variant>.segment<k>``) and starts a new segment from its
 latest weights with a fresh Adam at the new lr, so a schedule is written as phases (1e-3 while the
