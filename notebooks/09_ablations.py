@@ -189,7 +189,8 @@ print(
 # ## 4. The committed teaching ablation
 #
 # `results/teach_ablation/` holds the output of `handoccnet-lite ablate --profile teach` (lite
-# preset at 128 px, budget protocol on the bundled official teaching model's features, the seeds
+# preset at 64 px with feature stride 4, budget protocol on the bundled official teaching model's
+# features, the seeds
 # and variants printed in section 2) as committed with the repository: `runs.csv` (one row per
 # run), `summary.csv`, `paired.csv`, `per_sample.csv`, `attention_runs.csv`, `report.md`. (The
 # earlier 64-px CPU ablation, stage 1 trained in 20 minutes, stays in `results/cpu_ablation/`.)

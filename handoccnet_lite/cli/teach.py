@@ -15,15 +15,16 @@ def register(sub: Any) -> None:
         sub,
         "teach",
         "train a teaching model for hours, in resumable chunks, with committed snapshots",
-        "Train the model the notebooks and the attention explorer show (lite preset, 128 px,\n"
-        "16 x 16 tokens, the cpu recipe) in chunks; after each chunk evaluate it on\n"
-        "the held-out SynthOcc test split (PA-MPJPE, 2D error, spatial-gate AUC, FIT attention\n"
-        "ratio, gate saturation), append the learning curve and write a float16 snapshot with its\n"
-        "log and config to results/teach/<variant>/ (small: commit it). Stop it any time: the\n"
-        "next call resumes from runs/teach/<variant>/checkpoint.pt, or, on a fresh clone, from\n"
-        "the committed snapshot (new optimizer, same curve). The lr is constant within a phase:\n"
-        "a call with another --lr than the last segment's starts a new phase from the latest\n"
-        "weights with a fresh Adam (a schedule as phases). Results are synthetic (SynthOcc).",
+        "Train the model the notebooks and the attention explorer show (lite preset, 16 x 16\n"
+        "tokens, the cpu recipe; 128 px, or --input 64 --start dense as the bundled models) in\n"
+        "chunks; after each chunk evaluate it on the held-out SynthOcc test split (PA-MPJPE, 2D\n"
+        "error, spatial-gate AUC, FIT attention ratio, gate saturation), append the learning\n"
+        "curve and write a float16 snapshot with its log and config to results/teach/<run>/\n"
+        "(small: commit it). Stop it any time: the next call resumes from\n"
+        "runs/teach/<run>/checkpoint.pt, or, on a fresh clone, from the committed snapshot (new\n"
+        "optimizer, same curve). The lr is constant within a phase: a call with another --lr than\n"
+        "the last segment's starts a new phase from the latest weights with a fresh Adam (a\n"
+        "schedule as phases). Results are synthetic (SynthOcc).",
         f"  {PROG} data --out runs/synthocc_teach --n-train 24000 --n-test 1 --seed 7\n"
         f"  {PROG} teach --variant official --hours 2      # ~14 img/s on one free core\n"
         f"  {PROG} teach --variant supplement --hours 2\n"
@@ -31,7 +32,7 @@ def register(sub: Any) -> None:
         f"  {PROG} teach --variant official --viewpoint upright --hours 1  # fingers-up crops\n"
         f"  {PROG} teach --variant official --start dense --hours 2  # pre-trained backbone\n"
         f"  {PROG} teach --variant official --input 64 --start dense --hours 2  # 64 px, stride 4\n"
-        f"  {PROG} teach --variant official --bundle     # -> data_samples/checkpoints/\n"
+        f"  {PROG} teach --variant official --input 64 --start dense --bundle  # -> data_samples/\n"
         f"  {PROG} teach --plot                            # results/teach/curves.png\n",
     )
     p.add_argument("--variant", default="official", choices=TEACH_VARIANTS)
