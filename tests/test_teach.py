@@ -163,6 +163,13 @@ def test_bundle_copies_the_snapshot_with_its_evaluation(tmp_path, monkeypatch) -
     assert ev["mean_hand_pa_mpjpe"] > 0 and ev["mean_pose_pa_mpjpe"] > ev["mean_hand_pa_mpjpe"]
     with pytest.raises(ValueError, match="no bundled checkpoint"):
         teach_module.bundle("fit_softmax")
+    # the plan names the run and its command; why the step was chosen is kept
+    teach_module.bundle("official", None, plan, why="step 1: the only one")
+    info = json.loads(out.with_suffix(".json").read_text())
+    assert info["note"].endswith("; step 1: the only one")
+    assert "teach --variant official --bundle" in info["note"]
+    wide = TeachPlan(variant="supplement", input_size=64, start="dense")
+    assert wide.cli_options() == "--variant supplement --input 64 --start dense"
 
 
 def test_a_run_stopped_between_the_checkpoint_renames_resumes_from_the_previous(tmp_path) -> None:

@@ -76,13 +76,16 @@ def register(sub: Any) -> None:
         "--source) to the checkpoint the notebooks load",
     )  # fmt: skip
     p.add_argument("--source", default="", help="with --bundle: the snapshot to bundle")
+    p.add_argument(
+        "--why", default="", help="with --bundle: why this step (kept in the bundled .json)"
+    )
     p.set_defaults(func=cmd_teach)
 
 
 def cmd_teach(a: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from handoccnet_lite.engine.teach import SNAPSHOT_NAME, TeachPlan, teach
+    from handoccnet_lite.engine.teach import TeachPlan, teach
     from handoccnet_lite.engine.teach_report import bundle, plot_curves
 
     plan = TeachPlan(
@@ -97,7 +100,7 @@ def cmd_teach(a: argparse.Namespace) -> int:
         input_size=a.input,
     )
     if a.bundle:
-        print(bundle(a.variant, a.source or plan.snapshot_dir / SNAPSHOT_NAME))  # this run's
+        print(bundle(a.variant, a.source or None, plan, a.why))
         return 0
     if a.plot:
         print(plot_curves(plan.snapshot_root, Path(plan.snapshot_root) / "curves.png"))

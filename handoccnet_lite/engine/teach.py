@@ -123,6 +123,14 @@ class TeachPlan:
         extra = [v for v, default in pairs if v != default]
         return "-".join([self.variant, *extra])
 
+    def cli_options(self) -> str:
+        """The `teach` options that name this run: `--variant official --input 64 --start dense`."""
+        opts = [f"--variant {self.variant}"]
+        opts += [f"--viewpoint {self.viewpoint}"] * (self.viewpoint != "uniform")
+        opts += [f"--input {self.input_size}"] * (self.input_size != 128)
+        opts += [f"--start {self.start}"] * (self.start != "random")
+        return " ".join(opts)
+
     @property
     def run_dir(self) -> Path:
         return Path(self.run_root) / self.name

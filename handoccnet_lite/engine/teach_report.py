@@ -21,10 +21,13 @@ from handoccnet_lite.utils import REPO_ROOT, repo_relative
 BASELINES_DIR = REPO_ROOT / "results" / "cpu_ablation" / "run_128px"
 
 
-def bundle(variant: str, source: str | Path | None = None) -> Path:
-    """Copy a teaching snapshot (default: the variant's latest, results/teach/<variant>/model.pt)
-    to the bundled checkpoint the notebooks load (utils.BUNDLED_CHECKPOINTS[variant]), with a
-    .json holding its config, its step and its recorded test evaluation next to the constant
+def bundle(
+    variant: str, source: str | Path | None = None, plan: TeachPlan | None = None, why: str = ""
+) -> Path:
+    """Copy a teaching snapshot (default: the latest of `plan`'s run, else of the variant's
+    128-px run) to the bundled checkpoint the notebooks load (utils.BUNDLED_CHECKPOINTS[variant]),
+    with a .json holding its config, its step, the run and command it came from, `why` (the
+    reason for the step, when given) and its recorded test evaluation next to the constant
     baselines' (what `doctor.bundled_model_caveat` reads). Returns the bundled path."""
     from handoccnet_lite.engine.checkpoint import load_checkpoint
     from handoccnet_lite.utils import BUNDLED_CHECKPOINTS, atomic_write_bytes
@@ -33,7 +36,8 @@ def bundle(variant: str, source: str | Path | None = None) -> Path:
         raise ValueError(
             f"no bundled checkpoint for {variant!r}; choose from {list(BUNDLED_CHECKPOINTS)}."
         )
-    src = Path(source) if source else TeachPlan(variant=variant).snapshot_dir / SNAPSHOT_NAME
+    plan = plan or TeachPlan(variant=variant)
+    src = Path(source) if source else plan.snapshot_dir / SNAPSHOT_NAME
     state = load_checkpoint(src)
     evaluation = dict(state.get("evaluation") or {})
     if "pa_mpjpe" not in evaluation:
@@ -48,11 +52,13 @@ def bundle(variant: str, source: str | Path | None = None) -> Path:
         "model_config": state["model_config"],
         "storage_dtype": state.get("storage_dtype", "float16"),
         "source": repo_relative(str(src.resolve())),
+        "run": repo_relative(str(plan.snapshot_dir.resolve())),
         "steps": step,
         "note": f"teaching model ({variant}) at step {step}, trained by `handoccnet-lite teach "
-        f"--variant {variant}` (results/teach/README.md) and bundled by `handoccnet-lite teach "
-        f"--variant {variant} --bundle`; evaluation on the SynthOcc test split (synthetic, 300 "
-        f"images), constant baselines from {repo_relative(str(BASELINES_DIR))}",
+        f"{plan.cli_options()}` (results/teach/README.md) and bundled by `handoccnet-lite teach "
+        f"{plan.cli_options()} --bundle`; evaluation on the SynthOcc test split (synthetic, 300 "
+        f"images), constant baselines from {repo_relative(str(BASELINES_DIR))}"
+        + (f"; {why}" if why else ""),
         "evaluation": evaluation,
     }
     _write_json(dst.with_suffix(".json"), info)
