@@ -128,7 +128,7 @@ for name in ("quick", "cpu", "teach", "gpu"):
 # each head trained for a few steps) fits the quick budget; the cell prints the sizes. **This is a
 # smoke test**: it proves the grid runs, resumes and reports; its models are untrained and its
 # differences are noise. Full mode runs the `gpu` profile (the full protocol) when CUDA is there,
-# else the `teach` profile (about 70 minutes on 2 cores, plus 10 to render its training images
+# else the `teach` profile (about 75 minutes on 2 cores, plus 10 to render its training images
 # on first use); both resume where they stopped. Finished runs are skipped on a rerun.
 
 # %%

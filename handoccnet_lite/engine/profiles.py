@@ -145,11 +145,11 @@ CPU_HEAD_TRAIN: dict[str, Any] = {
     "tensorboard": False,
 }
 TEACH_ABLATION_COST = (
-    "measured (2026-12-07, 2-core VM, tests running beside it at times): 68 min in "
-    "timings.json for `ablate --profile teach` (no stage 1 trained; feature cache of 12300 "
-    "images 3.7 min at one thread; 30 head runs of 300 steps x 64, two at a time, 64 min: "
-    "official, fit_softmax and fit_sigmoid 270-325 s each, no_fit, no_set and supplement "
-    "180-240 s) plus about 10 min to render the 24000 training images on first use"
+    "measured (2026-12-07, 2-core VM): 77 min in timings.json for `ablate --profile teach` on "
+    "the 64-px teaching model (no stage 1 trained; feature cache of 12300 images 65 s; 30 head "
+    "runs of 300 steps x 64, two at a time, 76 min: official 472-670 s each, beside a teaching "
+    "run and the tests; then fit_softmax and fit_sigmoid 276-359 s, no_fit, no_set and "
+    "supplement 170-263 s) plus about 10 min to render the 24000 training images on first use"
 )
 
 
