@@ -67,9 +67,11 @@ def load_trained(run: str | Path, device: str = "cpu") -> Any:
 
 
 def synthocc_split(
-    root: str, split: str, size: int, augment: bool = False, feature_stride: int = 8
+    root: str, split: str, size: int, augment: bool = False, feature_stride: int | None = None
 ) -> Any:
-    """A SynthOcc split at `size` px, hand masks on the grid of `feature_stride` (the model's)."""
+    """A SynthOcc split at `size` px, hand masks on the grid of `feature_stride` (the model's;
+    None: the release's, config.FEATURE_STRIDE)."""
+    from handoccnet_lite.config import FEATURE_STRIDE
     from handoccnet_lite.data.dataset import SynthOccDataset
 
     if not (Path(root) / split).is_dir():
@@ -77,4 +79,5 @@ def synthocc_split(
             f"No split '{split}' under {root}; generate data (`{PROG} data --out {root}`) or "
             f"pass --data {BUNDLED}."
         )
-    return SynthOccDataset(root, split, size, augment=augment, feature_stride=feature_stride)
+    stride = FEATURE_STRIDE if feature_stride is None else feature_stride
+    return SynthOccDataset(root, split, size, augment=augment, feature_stride=stride)

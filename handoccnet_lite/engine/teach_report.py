@@ -37,6 +37,8 @@ def bundle(
             f"no bundled checkpoint for {variant!r}; choose from {list(BUNDLED_CHECKPOINTS)}."
         )
     plan = plan or TeachPlan(variant=variant)
+    if plan.variant != variant:
+        raise ValueError(f"bundle({variant!r}) got the plan of a {plan.variant!r} run: pass one.")
     src = Path(source) if source else plan.snapshot_dir / SNAPSHOT_NAME
     state = load_checkpoint(src)
     evaluation = dict(state.get("evaluation") or {})
